@@ -1,6 +1,6 @@
 """See the data as the model does: the exact text with label masking marked, and the tiled view.
 
-``python -m sphinx_x.data.inspect experiment=demo inspect.source=demo_llava inspect.n=3``
+``python -m sphinx_x.inspect_data experiment=demo inspect.source=demo_llava inspect.n=3``
 Labelled (trained-on) text is shown inside ``[[ ]]``; image slots as ``<image k: ...>``.
 """
 
