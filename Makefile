@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements/torch.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sphinx_x.demo_run $(ARGS)
+	$(PY) -m sphinx_x.demo.run $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -10,7 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from sphinx_x.data.demo import build_demo_world
+from sphinx_x.demo.world import build_demo_world
 from sphinx_x.runtime.config import CONF_DIR
 
 

@@ -15,7 +15,7 @@ import pytest
 from lightning.pytorch.loggers import WandbLogger
 
 import sphinx_x.train
-from sphinx_x.eval import score
+from sphinx_x import score
 from sphinx_x.eval.benchmarks import EvalSample, get_benchmark
 from sphinx_x.eval.callback import BenchmarkValidation
 from sphinx_x.eval.loop import evaluate_benchmark, write_outputs

@@ -64,7 +64,7 @@ def test_pdfs_to_ocr_shards_to_training(tmp_path, demo_config):
     """The README recipe: sphinx-x-build-ocr on a folder of PDFs, then train with data=ocr_pdfs."""
     import pymupdf
 
-    from sphinx_x.engines.ocr.cli import main as build_ocr
+    from sphinx_x.build_ocr import main as build_ocr
 
     pdfs = tmp_path / "pdfs"
     pdfs.mkdir()

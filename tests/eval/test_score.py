@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sphinx_x.eval.benchmarks import BENCHMARKS, EvalSample
-from sphinx_x.eval.score import main
+from sphinx_x.score import main
 from sphinx_x.eval.scoring import ScoringError, score_predictions
 
 
@@ -142,7 +142,7 @@ def test_score_predictions_accepts_integer_ids_and_spec(demo: Path) -> None:
 
 def test_round_trip_on_a_real_demo_world(tmp_path: Path, capsys) -> None:
     """Oracle answers written the way the model writes them score 1.0 through the CLI."""
-    from sphinx_x.data.demo import build_demo_world
+    from sphinx_x.demo.world import build_demo_world
     from sphinx_x.data.geometry import ImageFrame
 
     demo = tmp_path / "world"

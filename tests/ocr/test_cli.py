@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sphinx_x.engines.ocr.cli import main
+from sphinx_x.build_ocr import main
 
 
 def test_cli_builds_and_summarises(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

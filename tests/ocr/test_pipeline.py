@@ -161,7 +161,7 @@ def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None:
     for i in range(8):
         simple_pdf(pdfs / f"doc{i}.pdf", 3, f"doc{i}")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sphinx_x.engines.ocr.cli", "--input", str(pdfs), "--out", str(out), "--dpi", "72",
+    cmd = [sys.executable, "-m", "sphinx_x.build_ocr", "--input", str(pdfs), "--out", str(out), "--dpi", "72",
            "--shard-pages", "4", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60

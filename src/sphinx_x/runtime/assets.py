@@ -24,7 +24,7 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
 def ensure_demo_world(cfg: DictConfig) -> None:
     """Write the demo corpus into ``paths.demo_dir`` when ``demo_world`` is set (idempotent)."""
     if cfg.get("demo_world"):
-        from sphinx_x.data.demo import build_demo_world
+        from sphinx_x.demo.world import build_demo_world
 
         paths = build_demo_world(cfg.paths.demo_dir, n_train=cfg.demo_world.n_train,
                                  n_heldout=cfg.demo_world.n_heldout, seed=cfg.demo_world.seed)

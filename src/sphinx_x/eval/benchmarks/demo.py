@@ -1,4 +1,4 @@
-"""The demo world's held-out split (written by :mod:`sphinx_x.data.demo`).
+"""The demo world's held-out split (written by :mod:`sphinx_x.demo.world`).
 
 ``<demo>/vqa_heldout.jsonl``: ``{"question_id", "image" (relative to <demo>), "question", "answer",
 "question_type"}``, scored by exact match overall and per question type.

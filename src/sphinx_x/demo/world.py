@@ -456,7 +456,7 @@ def _eval_rows(scenes: list[Scene], texts: list[SceneText]) -> tuple[list[dict[s
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sphinx_x.data.demo --out DIR``: build the demo world and print its manifest path."""
+    """``python -m sphinx_x.demo.world --out DIR``: build the demo world and print its manifest path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--train", type=int, default=1500, help="training scenes")

@@ -18,8 +18,6 @@ from sphinx_x.data.geometry import ANCHORS
 from sphinx_x.eval.benchmarks import BENCHMARKS, get_benchmark
 from sphinx_x.eval.scoring import ScoringError, align, read_predictions, score_predictions
 
-__all__ = ["main", "score_predictions"]
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sphinx-x-score", description=__doc__.splitlines()[0])

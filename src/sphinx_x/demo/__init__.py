@@ -1,0 +1,1 @@
+"""The demo world (a small corpus in real public formats) and the ``make demo`` runner."""
