@@ -17,19 +17,19 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from omegaconf import open_dict
 
 from sphinx_x.data.tiling import GridTiler
 from sphinx_x.data.tokenize import END, SKIP, START, VISUAL
 from sphinx_x.model.build import build_sphinx, visual_layout
-from sphinx_x.runtime.config import CONF_DIR
+from sphinx_x.runtime.config import CONF_PACKAGE
 
 RATIOS = {"1:1": (448, 448), "2:1": (448, 224), "3:1": (672, 224)}
 
 
 def model_config(overrides: list[str]):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
         return compose("train", overrides=overrides).model
 
 

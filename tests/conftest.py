@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from sphinx_x.demo.world import build_demo_world
-from sphinx_x.runtime.config import CONF_DIR
+from sphinx_x.runtime.config import CONF_PACKAGE
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def demo_tokenizer(demo_dir: Path):
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train") -> DictConfig:
     """Compose like the command line would, with Hydra's runtime fields set to ``output_dir``."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
         cfg = compose(config_name, overrides=[*overrides, f"hydra.run.dir={output_dir}"], return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(output_dir)

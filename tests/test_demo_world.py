@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sphinx_x.demo.world import FILES, VQA_SUFFIX, build_demo_world, main
 from sphinx_x.data.geometry import parse_boxes
 from sphinx_x.data.records import IMAGE_TOKEN, make_record, validate_record
+from sphinx_x.demo.world import FILES, VQA_SUFFIX, build_demo_world, main
 
 N_TRAIN, N_HELDOUT = 24, 8
 QUESTION_TYPES = {"colour", "shape", "count", "position"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 from PIL import Image
 
-from sphinx_x.runtime.config import CONF_DIR
+from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.train import train
 
 
@@ -51,7 +51,7 @@ def test_training_on_one_source_per_group(tmp_path, demo_config):
     cfg = demo_config(f"paths.data_root={tmp_path / 'data'}", "trainer.max_steps=3", "data.num_samples=12",
                       "data.val_sources=[]")
     with open_dict(cfg):
-        cfg.data.sources = {name: OmegaConf.load(Path(CONF_DIR) / "data" / "source" / f"{name}.yaml")
+        cfg.data.sources = {name: load_conf_file(f"data/source/{name}.yaml")
                             for name in ("ultrachat", "coco_detection", "vqav2", "publaynet")}
         cfg.data.weighting = "size"
     result = train(cfg, str(tmp_path / "run"))

@@ -147,13 +147,13 @@ def test_each_epoch_draws_a_new_mixture_order(demo_config, tmp_path):
 
 
 def test_slurm_launcher_composes_from_trainer_fields(tmp_path):
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from sphinx_x.runtime.config import CONF_DIR
+    from sphinx_x.runtime.config import CONF_PACKAGE
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=slurm", "model=sphinx_tiny", "trainer=gpu",
                                           "trainer.devices=8", "trainer.num_nodes=2"], return_hydra_config=True)
     launcher = cfg.hydra.launcher

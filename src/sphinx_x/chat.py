@@ -2,7 +2,7 @@
 
 Reads one question per line from stdin (so it can be piped); the history is kept between turns.
 Commands: ``/image PATH`` attaches an image to the next question, ``/reset`` starts over about the
-same images, ``/quit`` (or end of input) leaves. Defaults come from conf/chat.yaml.
+same images, ``/quit`` (or end of input) leaves. Defaults come from sphinx_x/conf/chat.yaml.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PIL import Image
 
 from sphinx_x.data.records import IMAGE_TOKEN
 from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference, resolve_device
-from sphinx_x.runtime.config import CONF_DIR
+from sphinx_x.runtime.config import load_conf_file
 
 HELP = "commands: /image PATH (attach to the next question), /reset (new conversation), /quit"
 
@@ -120,7 +120,7 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    defaults = OmegaConf.to_container(OmegaConf.load(Path(CONF_DIR) / "chat.yaml"))
+    defaults = OmegaConf.to_container(load_conf_file("chat.yaml"))
     args = _parser(defaults).parse_args(argv)  # type: ignore[arg-type]
     engine = SphinxInference.from_run(args.run, device=resolve_device(args.device))
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,

@@ -1,7 +1,7 @@
 """Evaluate a trained SPHINX-X on benchmarks: ``python -m sphinx_x.evaluate ckpt_path=RUN benchmarks=[...]``.
 
 Per benchmark, writes ``predictions/<name>.jsonl`` and ``scores/<name>.json`` into the Hydra output
-dir and logs the scores (and, with ``logger=wandb``, a table of predictions). See conf/evaluate.yaml.
+dir and logs the scores (and, with ``logger=wandb``, a table of predictions). See sphinx_x/conf/evaluate.yaml.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from sphinx_x.eval.benchmarks import BENCHMARKS, BenchmarkSpec, EvalSample, get_benchmark
 from sphinx_x.eval.loop import evaluate_benchmark, write_outputs
 from sphinx_x.inference import SphinxInference, resolve_device
-from sphinx_x.runtime.config import CONF_DIR, ConfigError
+from sphinx_x.runtime.config import ConfigError
 from sphinx_x.runtime.trainer import build_logger
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def _summary(scores: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in scores.items() if "[" not in k)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float | None:
     results = evaluate(cfg, HydraConfig.get().runtime.output_dir)
     first = next(iter(results.values()), {})

@@ -23,7 +23,6 @@ from sphinx_x.data.sources.base import RejectLog, iter_source
 from sphinx_x.data.templates import build_template
 from sphinx_x.data.tiling import VisualLayout
 from sphinx_x.data.tokenize import IGNORE_INDEX, START, TEXT, ConversationTokenizer
-from sphinx_x.runtime.config import CONF_DIR
 
 
 def render_sample(sample: Sample, tokenizer: Any) -> str:
@@ -86,7 +85,7 @@ def inspect_records(records: list[Record], builder: SampleBuilder, tokenizer: An
     return out
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="inspect")
+@hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="inspect")
 def main(cfg: DictConfig) -> None:
     from sphinx_x.model.build import visual_layout
     from sphinx_x.runtime.assets import ensure_demo_world, load_tokenizer

@@ -4,7 +4,7 @@
 (``{"type": "text"}``, ``{"type": "image_url", "image_url": {"url": ...}}`` with a ``data:`` URL, a
 local path or a ``file://`` URL; the server has no internet, so http(s) URLs are refused) and
 answers in the OpenAI schema; ``stream: true`` sends ``chat.completion.chunk`` events as tokens are
-generated, then ``data: [DONE]``. ``GET /v1/models`` lists the one model. Defaults: conf/serve.yaml.
+generated, then ``data: [DONE]``. ``GET /v1/models`` lists the one model. Defaults: sphinx_x/conf/serve.yaml.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sphinx_x.data.records import IMAGE_TOKEN, RecordError
 from sphinx_x.inference import Conversation, Generation, GenerationConfig, SphinxInference, resolve_device
-from sphinx_x.runtime.config import CONF_DIR
+from sphinx_x.runtime.config import load_conf_file
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
-    defaults = OmegaConf.to_container(OmegaConf.load(Path(CONF_DIR) / "serve.yaml"))
+    defaults = OmegaConf.to_container(load_conf_file("serve.yaml"))
     args = _parser(defaults).parse_args(argv)  # type: ignore[arg-type]
     engine = SphinxInference.from_run(args.run, device=resolve_device(args.device))
     name = args.model_name or (args.run.parent.parent.name if args.run.is_file() else args.run.resolve().name)

@@ -1,4 +1,4 @@
-"""Train SPHINX-X: ``python -m sphinx_x.train experiment=demo`` (Hydra; see conf/train.yaml)."""
+"""Train SPHINX-X: ``python -m sphinx_x.train experiment=demo`` (Hydra; see sphinx_x/conf/train.yaml)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sphinx_x.data.datamodule import SphinxDataModule
 from sphinx_x.model.build import visual_layout
 from sphinx_x.model.module import SphinxModule
 from sphinx_x.runtime.assets import decoder_layer_classes, ensure_demo_world, load_tokenizer
-from sphinx_x.runtime.config import CONF_DIR, validate_config
+from sphinx_x.runtime.config import validate_config
 from sphinx_x.runtime.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
             "global_step": trainer.global_step, "rejected": datamodule.rejects.per_source()}
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     result = train(cfg, HydraConfig.get().runtime.output_dir)
     log.info("done: step %d, checkpoint %s", result["global_step"], result["checkpoint"])

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sphinx_x.eval.benchmarks import BENCHMARKS, EvalSample
-from sphinx_x.score import main
 from sphinx_x.eval.scoring import ScoringError, score_predictions
+from sphinx_x.score import main
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -142,8 +142,8 @@ def test_score_predictions_accepts_integer_ids_and_spec(demo: Path) -> None:
 
 def test_round_trip_on_a_real_demo_world(tmp_path: Path, capsys) -> None:
     """Oracle answers written the way the model writes them score 1.0 through the CLI."""
-    from sphinx_x.demo.world import build_demo_world
     from sphinx_x.data.geometry import ImageFrame
+    from sphinx_x.demo.world import build_demo_world
 
     demo = tmp_path / "world"
     build_demo_world(demo, n_train=2, n_heldout=4, seed=0)

@@ -9,19 +9,20 @@ from typing import Any
 from omegaconf import OmegaConf
 from PIL import Image
 
+import sphinx_x.conf
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import REGION_PATTERN, Record, RecordError, validate_record
 from sphinx_x.data.sources import READERS, SourceSpec
 from sphinx_x.data.task_prompts import TASK_PROMPTS
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE_CONFIGS = REPO / "conf" / "data" / "source"
+CONF = Path(sphinx_x.conf.__file__).parent
+SOURCE_CONFIGS = CONF / "data" / "source"
 # fixed=True: every task uses its first (verbatim) prompt, so tests can spell records out.
 PROMPTS = PromptPool(pools=TASK_PROMPTS, fixed=True)
 
 
 def load_spec(name: str, data_root: Path, **options: Any) -> SourceSpec:
-    """``conf/data/source/<name>.yaml`` with ``paths.data_root`` = ``data_root`` and options overridden."""
+    """``sphinx_x/conf/data/source/<name>.yaml`` with ``paths.data_root`` = ``data_root`` and options overridden."""
     root = OmegaConf.create({"paths": {"data_root": str(data_root)},
                              "source": OmegaConf.load(SOURCE_CONFIGS / f"{name}.yaml")})
     values = OmegaConf.to_container(root.source, resolve=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from source_testkit import PROMPTS, REPO, SOURCE_CONFIGS, load_spec, write_json
+from source_testkit import CONF, PROMPTS, SOURCE_CONFIGS, load_spec, write_json
 
 from sphinx_x.data.sources import READERS
 from sphinx_x.data.sources.base import GROUPS, RejectLog, load_source
@@ -18,13 +18,13 @@ OCR_SOURCES = ["pdf_ocr", "publaynet"]  # configs of the OCR data engine, refere
 
 
 def mixture_sources(name: str) -> list[str]:
-    defaults = OmegaConf.load(REPO / "conf" / "data" / f"{name}.yaml").defaults
+    defaults = OmegaConf.load(CONF / "data" / f"{name}.yaml").defaults
     return [value for entry in defaults if OmegaConf.is_dict(entry)
             for key, value in entry.items() if str(key).startswith("source@sources.")]
 
 
 def compose_mixture(name: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf" / "data"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF / "data"), version_base="1.3"):
         return compose(config_name=name)
 
 

@@ -19,7 +19,6 @@ from sphinx_x.eval.benchmarks.registry import get_benchmark
 from sphinx_x.eval.loop import evaluate_benchmark
 from sphinx_x.eval.scoring import score_predictions
 from sphinx_x.inference import SphinxInference
-from sphinx_x.runtime.config import CONF_DIR
 from sphinx_x.train import train
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ def evaluate_heldout(engine: SphinxInference, demo_dir: Path, cfg: DictConfig) -
             "examples": [{"question_id": r["question_id"], "prediction": r["prediction"]} for r in rows[:5]]}
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="demo")
+@hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="demo")
 def main(cfg: DictConfig) -> None:
     output_dir = HydraConfig.get().runtime.output_dir
     result = train(cfg, output_dir)

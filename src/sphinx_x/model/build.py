@@ -1,4 +1,4 @@
-"""Build SPHINX-X parts from the Hydra ``model`` config (see conf/model/)."""
+"""Build SPHINX-X parts from the Hydra ``model`` config (see sphinx_x/conf/model/)."""
 
 from __future__ import annotations
 

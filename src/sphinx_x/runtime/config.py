@@ -1,18 +1,23 @@
-"""Start-up validation of the composed Hydra config: fail fast, naming the field and allowed values."""
+"""The packaged Hydra configs, and start-up validation of the composed config (fail fast, naming the field)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.data.geometry import ANCHORS
 from sphinx_x.data.mixture import WEIGHTINGS
 from sphinx_x.data.templates import TEMPLATES
 
-CONF_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+CONF_PACKAGE = "sphinx_x.conf"  # Hydra: config_path="pkg://sphinx_x.conf" or initialize_config_module(CONF_PACKAGE)
 STRATEGIES = ("auto", "ddp", "fsdp", "deepspeed")
 LOGGERS = ("csv", "wandb")
+
+
+def load_conf_file(name: str) -> DictConfig:
+    """One packaged YAML file, e.g. ``chat.yaml`` or ``data/source/coco.yaml`` (no defaults list composed)."""
+    return OmegaConf.create((resources.files(CONF_PACKAGE) / name).read_text(encoding="utf-8"))
 
 
 class ConfigError(ValueError):

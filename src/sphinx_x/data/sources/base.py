@@ -39,7 +39,7 @@ def register_reader(name: str) -> Callable[[Reader], Reader]:
 
 @dataclass
 class SourceSpec:
-    """One dataset in the mixture (``conf/data/source/<name>.yaml``)."""
+    """One dataset in the mixture (``sphinx_x/conf/data/source/<name>.yaml``)."""
 
     name: str
     reader: str
