@@ -6,13 +6,16 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 
 from sphinx_x.engines.ocr.config import TASKS, OcrConfig
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; defaults are :class:`OcrConfig`'s."""
     d = OcrConfig()
-    p = argparse.ArgumentParser(prog="sphinx-x-build-ocr", description=__doc__)
+    p = argparse.ArgumentParser(prog="sphinx-x-build-ocr", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--input", action="append", required=True,
                    help="folder of PDFs (recursive), a .pdf, or a text file with one PDF path per line; repeatable")
     p.add_argument("--out", required=True, help="output folder (shards, done.jsonl, rejects.jsonl, manifest.json)")
@@ -21,30 +24,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pdf-timeout", type=float, default=900.0,
                    help="seconds to wait for one PDF before rejecting it as pdf_timeout (worker crashed or hung)")
     p.add_argument("--max-pdfs", type=int, default=None, help="stop after this many PDFs (rerun to continue)")
-    p.add_argument("--dpi", type=float, default=d.dpi)
+    p.add_argument("--dpi", type=float, default=d.dpi, help="page rendering resolution")
     p.add_argument("--longest-side", type=int, default=None, help="render the long page edge at this many pixels")
-    p.add_argument("--max-pixels", type=int, default=d.max_pixels)
-    p.add_argument("--png-level", type=int, default=d.png_level)
-    p.add_argument("--min-chars", type=int, default=d.min_chars)
-    p.add_argument("--max-bad-char-ratio", type=float, default=d.max_bad_char_ratio)
-    p.add_argument("--min-alnum-ratio", type=float, default=d.min_alnum_ratio)
+    p.add_argument("--max-pixels", type=int, default=d.max_pixels, help="larger pages are rendered smaller")
+    p.add_argument("--png-level", type=int, default=d.png_level, help="zlib level (0-9) of the page PNGs")
+    p.add_argument("--min-chars", type=int, default=d.min_chars,
+                   help="reject pages with fewer non-space characters (too_little_text)")
+    p.add_argument("--max-bad-char-ratio", type=float, default=d.max_bad_char_ratio,
+                   help="reject pages with more U+FFFD / private-use / control characters (bad_unicode)")
+    p.add_argument("--min-alnum-ratio", type=float, default=d.min_alnum_ratio,
+                   help="reject pages with fewer letters and digits among non-space characters (low_alnum)")
     p.add_argument("--no-dedup", action="store_true", help="keep pages whose text duplicates an earlier page")
     p.add_argument("--no-merge-splits", action="store_true", help="keep line fragments and hyphenation as in the PDF")
-    p.add_argument("--keep-invisible-text", action="store_true")
-    p.add_argument("--keep-vertical-text", action="store_true")
+    p.add_argument("--keep-invisible-text", action="store_true",
+                   help="keep invisibly drawn text (the OCR layers of scans)")
+    p.add_argument("--keep-vertical-text", action="store_true",
+                   help="keep lines that do not run left to right in the rendered image")
     p.add_argument("--no-upright", action="store_true", help="do not turn pages whose text runs sideways")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {','.join(TASKS)}")
     p.add_argument("--max-chars", type=int, default=d.max_chars, help="answer characters per sample")
     p.add_argument("--max-regions", type=int, default=d.max_regions, help="boxes per sample")
-    p.add_argument("--qa-per-page", type=int, default=d.qa_per_page)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--shard-pages", type=int, default=d.shard_pages)
-    p.add_argument("--max-pages-per-pdf", type=int, default=None)
+    p.add_argument("--qa-per-page", type=int, default=d.qa_per_page,
+                   help="turns of the region-reading and grounding dialogues")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the prompt and region sampling")
+    p.add_argument("--shard-pages", type=int, default=d.shard_pages, help="pages per output shard")
+    p.add_argument("--max-pages-per-pdf", type=int, default=None, help="read at most this many pages of each PDF")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> OcrConfig:
+    """The engine settings the flags ask for (ValueError on an invalid combination)."""
     return OcrConfig(
         dpi=args.dpi, longest_side=args.longest_side, max_pixels=args.max_pixels, png_level=args.png_level,
         min_chars=args.min_chars, max_bad_char_ratio=args.max_bad_char_ratio, min_alnum_ratio=args.min_alnum_ratio,
@@ -57,7 +67,8 @@ def config_from_args(args: argparse.Namespace) -> OcrConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build (or resume) the dataset and print a summary; 2 on bad options, 130 when interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:

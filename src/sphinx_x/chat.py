@@ -107,14 +107,18 @@ def run_chat(session: ChatSession, lines: TextIO, out: TextIO, err: TextIO, inte
 
 
 def _parser(defaults: dict) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sphinx-x-chat", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sphinx-x-chat", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run", type=Path, help="training run folder, checkpoint or exported folder")
     parser.add_argument("--image", action="append", default=[], help="an image to talk about (repeatable)")
-    parser.add_argument("--max-new-tokens", type=int, default=defaults["max_new_tokens"])
+    parser.add_argument("--max-new-tokens", type=int, default=defaults["max_new_tokens"],
+                        help="most tokens generated per answer")
     parser.add_argument("--temperature", type=float, default=defaults["temperature"], help="0: greedy")
-    parser.add_argument("--top-p", type=float, default=defaults["top_p"])
-    parser.add_argument("--system-prompt", default=defaults["system_prompt"])
-    parser.add_argument("--describe-first", action=argparse.BooleanOptionalAction, default=defaults["describe_first"])
+    parser.add_argument("--top-p", type=float, default=defaults["top_p"], help="nucleus sampling mass (when sampling)")
+    parser.add_argument("--system-prompt", default=defaults["system_prompt"],
+                        help="None: the system prompt the model was trained with")
+    parser.add_argument("--describe-first", action=argparse.BooleanOptionalAction, default=defaults["describe_first"],
+                        help="Lynx: first ask for a detailed description of the images and keep it in the history")
     parser.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda, cuda:1, ...")
     return parser
 

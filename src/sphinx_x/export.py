@@ -4,12 +4,16 @@ that :meth:`sphinx_x.inference.SphinxInference.from_run` (and so evaluate / chat
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 
 from sphinx_x.inference import SphinxInference
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Export a run and print the folder written."""
+    parser = argparse.ArgumentParser(prog="sphinx-x-export", description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run", help="a training run folder or a .ckpt inside one")
     parser.add_argument("out_dir", help="folder to write model.safetensors, sphinx_config.json, tokenizer/")
     args = parser.parse_args(argv)
@@ -18,4 +22,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

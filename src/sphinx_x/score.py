@@ -20,20 +20,21 @@ from sphinx_x.eval.scoring import ScoringError, align, read_predictions, score_p
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sphinx-x-score", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sphinx-x-score", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("benchmark", help="one of: " + ", ".join(sorted(BENCHMARKS)))
     parser.add_argument("predictions", type=Path, help="JSON lines {\"question_id\", \"prediction\"}")
     parser.add_argument("annotations", type=Path, nargs="?",
-                        help="benchmark folder or file (default: $SPHINX_X_BENCHMARKS/<benchmark>)")
-    parser.add_argument("--split", help="benchmark split (default: the benchmark's first)")
+                        help="benchmark folder or file; None: $SPHINX_X_BENCHMARKS/<benchmark>")
+    parser.add_argument("--split", help="benchmark split; None: the benchmark's first")
     parser.add_argument("--image-root", type=Path, help="image folder, if not where the official layout puts it")
     parser.add_argument("--out", type=Path, help="write the scores and the missing ids as JSON here")
     parser.add_argument("--server-out", type=Path,
                         help="write the evaluation-server results file (VQAv2, OK-VQA, VizWiz, DocVQA, InfoVQA)")
     frame = parser.add_argument_group("REC: the model's image frame (boxes are mapped back through it)")
-    frame.add_argument("--side", type=int, default=448, help="padded square side (default 448)")
-    frame.add_argument("--grid", type=int, default=2, help="tiles per side (default 2)")
-    frame.add_argument("--anchor", choices=ANCHORS, default="top_left", help="padding anchor (default top_left)")
+    frame.add_argument("--side", type=int, default=448, help="padded square side")
+    frame.add_argument("--grid", type=int, default=2, help="tiles per side")
+    frame.add_argument("--anchor", choices=ANCHORS, default="top_left", help="padding anchor")
     return parser
 
 
@@ -46,6 +47,7 @@ def _print_table(title: str, scores: dict[str, float]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Score, print the table; 2 on unreadable input."""
     args = _parser().parse_args(argv)
     try:
         spec = get_benchmark(args.benchmark)

@@ -274,11 +274,13 @@ def create_app(engine: SphinxInference, model_name: str = "sphinx-x", default_ma
 
 
 def _parser(defaults: dict) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sphinx-x-serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sphinx-x-serve", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run", type=Path, help="training run folder, checkpoint or exported folder")
-    parser.add_argument("--host", default=defaults["host"])
-    parser.add_argument("--port", type=int, default=defaults["port"])
-    parser.add_argument("--model-name", default=defaults["model_name"], help="default: the run folder's name")
+    parser.add_argument("--host", default=defaults["host"], help="address to listen on (loopback only by default)")
+    parser.add_argument("--port", type=int, default=defaults["port"], help="TCP port")
+    parser.add_argument("--model-name", default=defaults["model_name"],
+                        help="name in responses and /v1/models; None: the run folder's name")
     parser.add_argument("--max-new-tokens", type=int, default=defaults["max_new_tokens"],
                         help="when a request gives no max_tokens")
     parser.add_argument("--local-images", action=argparse.BooleanOptionalAction, default=defaults["local_images"],

@@ -1,5 +1,6 @@
 """``make demo``: train on the demo world, answer its held-out questions, compare with the baseline.
 
+``sphinx-x-demo [key=value ...]`` (Hydra overrides of sphinx_x/conf/demo.yaml, e.g. ``trainer.max_steps=50``).
 The last printed line is the path of the JSON results file.
 """
 

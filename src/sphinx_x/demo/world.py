@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -455,18 +456,20 @@ def _eval_rows(scenes: list[Scene], texts: list[SceneText]) -> tuple[list[dict[s
     return vqa_rows, rec_rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sphinx_x.demo.world --out DIR``: build the demo world and print its manifest path."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    """``sphinx-x-demo-data --out DIR``: build the demo world and print its manifest path."""
+    parser = argparse.ArgumentParser(prog="sphinx-x-demo-data", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--train", type=int, default=1500, help="training scenes")
     parser.add_argument("--heldout", type=int, default=200, help="held-out scenes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--vocab-size", type=int, default=1024)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the scenes and their texts")
+    parser.add_argument("--vocab-size", type=int, default=1024, help="size of the byte-level BPE tokenizer")
     args = parser.parse_args(argv)
     paths = build_demo_world(args.out, args.train, args.heldout, args.seed, args.vocab_size)
     print(paths["manifest"])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
