@@ -20,9 +20,9 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import open_dict
 
-from sphinx_x.data.tiling import GridTiler
-from sphinx_x.data.tokenize import END, SKIP, START, VISUAL
-from sphinx_x.model.build import build_sphinx, visual_layout
+from sphinx_x.data.slots import TEXT
+from sphinx_x.data.tiling import GridTiler, VisualLayout
+from sphinx_x.model.build import build_sphinx
 from sphinx_x.runtime.config import CONF_PACKAGE
 
 RATIOS = {"1:1": (448, 448), "2:1": (448, 224), "3:1": (672, 224)}
@@ -37,11 +37,11 @@ def step_ms(model, layout, size: tuple[int, int], batch: int, device: str, repea
     """Slots per image and the median ms of forward + backward on a batch of one-image samples."""
     from PIL import Image
 
-    tiles, frame, keep = GridTiler(layout)(Image.new("RGB", size, (120, 60, 30)))
-    kinds = []
-    for kept in keep:
-        kinds += [START, *[VISUAL] * layout.tokens_per_tile, END] if kept else [SKIP]
-    kinds += [0] * 32  # a short question and answer
+    image = Image.new("RGB", size, (120, 60, 30))
+    frame = layout.frame(*size)
+    keep = layout.keep_mask(frame)
+    tiles = GridTiler(layout)(image, frame, keep)
+    kinds = layout.slot_kinds(keep) + [TEXT] * 32  # a short question and answer
     slot_kind = torch.tensor([kinds] * batch, dtype=torch.uint8, device=device)
     input_ids = torch.randint(5, 500, slot_kind.shape, device=device)
     labels = input_ids.clone()
@@ -78,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             with open_dict(cfg):
                 cfg.llm.config.vocab_size = 512
             model = build_sphinx(cfg).to(args.device).train()
-            layout = visual_layout(cfg)
+            layout = VisualLayout.from_model_config(cfg)
             for ratio, size in RATIOS.items():
                 slots, ms = step_ms(model, layout, size, args.batch, args.device, args.repeats)
                 rows.append({"tiling": tiling, "skip_padded_tiles": skip, "aspect": ratio,
                              "demo_slots_per_image": slots, "step_ms": round(ms, 2)})
     paper = {}
     for family in ("sphinx_tiny", "sphinx_plus_2k"):
-        layout = visual_layout(model_config([f"model={family}"]))
+        layout = VisualLayout.from_model_config(model_config([f"model={family}"]))
         paper[family] = {ratio: layout.num_slots(layout.keep_mask(layout.frame(*size))) for ratio, size in RATIOS.items()}
     result = {"command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
               "device": args.device if args.device != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "

@@ -34,7 +34,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_tokenizer(demo_dir: Path):
-    from sphinx_x.runtime.assets import load_tokenizer
+    from sphinx_x.data.tokenize import load_tokenizer
 
     return load_tokenizer(str(demo_dir / "tokenizer"))
 

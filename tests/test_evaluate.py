@@ -83,7 +83,7 @@ def test_callback_logs_benchmark_scores_during_training(trained_run):
 
 def test_callback_restores_train_and_eval_modes(trained_run, demo_dir, demo_tokenizer):
     from sphinx_x.data.datamodule import SphinxDataModule
-    from sphinx_x.model.build import visual_layout
+    from sphinx_x.data.processor import SphinxProcessor
     from sphinx_x.model.module import SphinxModule
 
     cfg = compose_config([*DEMO_OVERRIDES, f"paths.demo_dir={demo_dir}"], trained_run / "modes")
@@ -93,7 +93,8 @@ def test_callback_restores_train_and_eval_modes(trained_run, demo_dir, demo_toke
     before = {name: m.training for name, m in module.named_modules()}
     callback = BenchmarkValidation(["demo_vqa"], limit=2, benchmark_paths={"demo_vqa": str(demo_dir)},
                                    generation={"max_new_tokens": 2})
-    trainer = SimpleNamespace(datamodule=SphinxDataModule(cfg.data, demo_tokenizer, visual_layout(cfg.model)),
+    trainer = SimpleNamespace(datamodule=SphinxDataModule(
+        cfg.data, SphinxProcessor.from_config(demo_tokenizer, cfg.model, cfg.data)),
                               global_step=0, sanity_checking=False)
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
     with pytest.warns(UserWarning, match="self.log"):

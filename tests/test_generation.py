@@ -14,6 +14,8 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
+from sphinx_x.data.processor import SphinxProcessor
+from sphinx_x.data.slots import SKIP
 from sphinx_x.inference import DESCRIBE_FIRST_PROMPT, Conversation, GenerationConfig, SphinxInference
 from sphinx_x.model.build import build_sphinx
 from tests.conftest import compose_config
@@ -34,8 +36,8 @@ def random_engine(demo_dir: Path, demo_tokenizer, tmp_dir: Path, std: float = 0.
                 param.copy_(noise * std)
             else:
                 param.copy_(noise * 0.1 + (1.0 if "norm" in name else 0.0))
-    return SphinxInference(model, demo_tokenizer, OmegaConf.to_container(cfg.model, resolve=True),
-                           template=cfg.data.template, max_length=cfg.data.max_length)
+    processor = SphinxProcessor.from_config(demo_tokenizer, cfg.model, cfg.data)
+    return SphinxInference(model, processor, OmegaConf.to_container(cfg.model, resolve=True))
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +164,28 @@ def test_export_round_trip_gives_the_same_answers(engine, conversations, tmp_pat
     loaded = SphinxInference.from_run(engine.export(tmp_path / "exported"))
     expected = engine.generate_full(conversations, GREEDY)
     assert [g.token_ids for g in loaded.generate_full(conversations, GREEDY)] == [g.token_ids for g in expected]
+
+
+def test_exported_processor_reproduces_training_preprocessing(engine, demo_dir, demo_tokenizer, tmp_path):
+    """An export's processor gives the training-time ids, labels, slot kinds and tiles for a two-image sample."""
+    from sphinx_x.data.records import conversation, make_record
+
+    cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}"], tmp_path / "cfg")
+    training = SphinxProcessor.from_config(demo_tokenizer, cfg.model, cfg.data)
+    loaded = SphinxProcessor.from_pretrained(engine.export(tmp_path / "exported"))
+    wide, tall = demo_dir / "images" / "train_00001.png", demo_dir / "images" / "train_00002.png"
+    record = make_record("two", "s", "t", conversation("<image>\n<image>\nWhere is <region:0>?", "left", "And?",
+                                                       "right"), images=[str(wide), str(tall)],
+                         regions=[{"image": 1, "box": [4, 8, 60, 100]}])
+    expected, actual = training(record), loaded(record)
+    assert actual.slot_kind.tolist() == expected.slot_kind.tolist()
+    assert actual.input_ids.tolist() == expected.input_ids.tolist()
+    assert actual.labels.tolist() == expected.labels.tolist()
+    assert torch.equal(actual.pixels, expected.pixels)
+    assert int((expected.slot_kind == SKIP).sum()) == 4  # 256x128 and 128x256 each skip a row / column of 2
+    assert loaded.to_dict() == training.to_dict()
+
+
+def test_processor_from_a_folder_without_its_config_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="processor_config.json"):
+        SphinxProcessor.from_pretrained(tmp_path)

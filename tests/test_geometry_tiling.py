@@ -56,7 +56,9 @@ def test_write_regions_uses_each_image_frame():
 def test_tiler_outputs_kept_tiles_and_zero_padding():
     layout = VisualLayout(grid=2, tile_pixels=32, tokens_per_tile=5)
     image = Image.new("RGB", (128, 64), (255, 0, 0))
-    tiles, frame, keep = GridTiler(layout)(image)
+    frame = layout.frame(*image.size)
+    keep = layout.keep_mask(frame)
+    tiles = GridTiler(layout)(image, frame, keep)
     assert keep == [True, True, True, False, False]
     assert tiles.shape == (3, 3, 32, 32) and tiles.dtype == torch.uint8
     assert (tiles[1, 0] == 255).all() and (tiles[1, 1:] == 0).all()  # a full red tile

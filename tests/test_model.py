@@ -6,8 +6,9 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from sphinx_x.data.tokenize import END, IGNORE_INDEX, SKIP, START, VISUAL
-from sphinx_x.model.build import build_sphinx, build_vision, visual_layout
+from sphinx_x.data.slots import END, IGNORE_INDEX, SKIP, START, VISUAL
+from sphinx_x.data.tiling import VisualLayout
+from sphinx_x.model.build import build_sphinx, build_vision
 from sphinx_x.model.mov import align_grid
 from tests.conftest import compose_config
 
@@ -19,7 +20,7 @@ def _model_cfg(tmp_path, *overrides):
 @pytest.mark.parametrize(("family", "count_square", "count_wide"), [
     ("sphinx_tiny", 1295, 779), ("sphinx_plus", 1295, 779), ("sphinx_plus_2k", 2590, 7 * 259 + 3)])
 def test_paper_token_counts_from_real_configs(tmp_path, family, count_square, count_wide):
-    layout = visual_layout(_model_cfg(tmp_path, f"model={family}"))
+    layout = VisualLayout.from_model_config(_model_cfg(tmp_path, f"model={family}"))
     assert layout.tokens_per_tile == 257
     assert layout.num_slots(layout.keep_mask(layout.frame(800, 800))) == count_square
     assert layout.num_slots(layout.keep_mask(layout.frame(800, 400))) == count_wide

@@ -8,13 +8,12 @@ import pytest
 from PIL import Image
 
 from sphinx_x.data.collate import Collator
-from sphinx_x.data.dataset import MixtureDataset, SampleBuilder
+from sphinx_x.data.dataset import MixtureDataset
+from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import RecordError, conversation, make_record, validate_record
-from sphinx_x.data.sources.base import RejectLog, SourceSpec, load_source
-from sphinx_x.data.templates import SphinxTemplate
+from sphinx_x.data.records import RecordError, RejectLog, conversation, make_record, validate_record
+from sphinx_x.data.sources.base import SourceSpec, load_source
 from sphinx_x.data.tiling import VisualLayout
-from sphinx_x.data.tokenize import ConversationTokenizer
 
 
 @pytest.mark.parametrize(("record", "reason"), [
@@ -71,7 +70,7 @@ def test_worker_side_failures_are_counted_not_fatal(tmp_path, demo_tokenizer):
         make_record("long", "s", "t", conversation("word " * 400, "a")),
     ]
     layout = VisualLayout(grid=2, tile_pixels=32, tokens_per_tile=5)
-    builder = SampleBuilder(ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 256, 5), layout)
+    builder = SphinxProcessor(demo_tokenizer, layout, "sphinx", max_length=256)
     rejects = RejectLog(tmp_path / "rejects.jsonl")
     dataset = MixtureDataset([("s", records)], builder, rejects)
     batch = Collator(0, ["s"])([dataset[i] for i in range(len(records))])

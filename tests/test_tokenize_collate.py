@@ -7,11 +7,12 @@ import torch
 from PIL import Image
 
 from sphinx_x.data.collate import Collator
-from sphinx_x.data.dataset import SampleBuilder
+from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.records import RecordError, conversation, make_record
+from sphinx_x.data.slots import END, IGNORE_INDEX, SKIP, START, TEXT, VISUAL
 from sphinx_x.data.templates import SPHINX_SYSTEM, SphinxTemplate, build_template
 from sphinx_x.data.tiling import VisualLayout
-from sphinx_x.data.tokenize import END, IGNORE_INDEX, SKIP, START, TEXT, VISUAL, ConversationTokenizer
+from sphinx_x.data.tokenize import ConversationTokenizer
 
 LAYOUT = VisualLayout(grid=2, tile_pixels=32, tokens_per_tile=5)
 
@@ -23,7 +24,7 @@ def test_sphinx_template_text_and_label_spans():
 
 
 def test_labels_cover_exactly_the_answers(demo_tokenizer):
-    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, tokens_per_tile=5)
+    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, layout=LAYOUT)
     sample = tok(conversation("What colour is the circle?", "red", "How many shapes are there?", "2"), [])
     labelled = sample.labels[sample.labels != IGNORE_INDEX]
     assert demo_tokenizer.decode(labelled) == " red### 2###"
@@ -33,14 +34,14 @@ def test_labels_cover_exactly_the_answers(demo_tokenizer):
 
 def test_chat_template_labels(demo_tokenizer):
     template = build_template("chat", demo_tokenizer)
-    tok = ConversationTokenizer(demo_tokenizer, template, max_length=512, tokens_per_tile=5)
+    tok = ConversationTokenizer(demo_tokenizer, template, max_length=512, layout=LAYOUT)
     sample = tok(conversation("hi", "hello there"), [])
     labelled = demo_tokenizer.decode(sample.labels[sample.labels != IGNORE_INDEX])
     assert labelled.startswith("hello there") and "<|user|>" not in labelled
 
 
 def test_image_slots_expand_exactly(demo_tokenizer):
-    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, tokens_per_tile=5)
+    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, layout=LAYOUT)
     keep = [True, True, True, False, False]  # a 2:1 image: global + top row kept
     sample = tok(conversation("<image>\nWhat is it?", "a circle"), [keep])
     kinds = sample.slot_kind.tolist()
@@ -52,20 +53,20 @@ def test_image_slots_expand_exactly(demo_tokenizer):
 
 def test_over_long_samples_are_cut_between_turns(demo_tokenizer):
     messages = conversation("<image>\nfirst question", "first answer", "<image>\nsecond question", "second answer")
-    full = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 512, 5)(messages, [[True] * 5] * 2)
+    full = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 512, LAYOUT)(messages, [[True] * 5] * 2)
     limit = full.input_ids.numel() - 1
-    cut = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), limit, 5)(messages, [[True] * 5] * 2)
+    cut = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), limit, LAYOUT)(messages, [[True] * 5] * 2)
     assert (cut.num_turns, cut.num_images) == (1, 1)
     assert demo_tokenizer.decode(cut.labels[cut.labels != IGNORE_INDEX]) == " first answer###"
     with pytest.raises(RecordError, match="too_long"):
-        ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 20, 5)(messages, [[True] * 5] * 2, "r1")
+        ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 20, LAYOUT)(messages, [[True] * 5] * 2, "r1")
 
 
 def test_text_only_and_two_image_samples_share_a_batch(tmp_path, demo_tokenizer):
     wide, square = tmp_path / "wide.png", tmp_path / "square.png"
     Image.new("RGB", (64, 32), "red").save(wide)
     Image.new("RGB", (40, 40), "blue").save(square)
-    builder = SampleBuilder(ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 512, 5), LAYOUT)
+    builder = SphinxProcessor(demo_tokenizer, LAYOUT, "sphinx", max_length=512)
     two = make_record("a", "s1", "t", conversation("<image> and <image>: same colour?", "no"),
                       images=[str(wide), str(square)])
     text = make_record("b", "s2", "t", conversation("What is 3 plus 4?", "7"))
@@ -80,7 +81,7 @@ def test_text_only_and_two_image_samples_share_a_batch(tmp_path, demo_tokenizer)
 
 
 def test_left_padding_keeps_slots_aligned(demo_tokenizer):
-    builder = SampleBuilder(ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 512, 5), LAYOUT)
+    builder = SphinxProcessor(demo_tokenizer, LAYOUT, "sphinx", max_length=512)
     short = builder.prompt(make_record("a", "s", "t", [{"role": "user", "content": "hi"}]), [])
     long = builder.prompt(make_record("b", "s", "t", [{"role": "user", "content": "<image>\nhello there"}]),
                           [Image.new("RGB", (32, 32))])

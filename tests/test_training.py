@@ -31,7 +31,7 @@ def test_fit_writes_slim_checkpoint_and_logs(demo_config, tmp_path):
     for name in ("train/loss", "train/loss/demo_llava", "train/tokens_per_s", "train/visual_tokens_per_sample",
                  "train/skipped_tile_fraction", "train/samples/demo_llava", "train/tokens/demo_text"):
         assert name in metrics
-    assert (tmp_path / "run" / "tokenizer" / "tokenizer.json").exists()
+    assert (tmp_path / "run" / "processor" / "tokenizer.json").exists()
     # export: a from_pretrained-style folder with the same trainable weights
     from safetensors.torch import load_file
 
@@ -53,14 +53,14 @@ def test_resume_continues_at_saved_step_with_same_weights(demo_config, tmp_path)
     resumed_dir = tmp_path / "b"
     cfg = demo_config(f"ckpt_path={step2}", "trainer.max_steps=2", output_dir=resumed_dir)
     from sphinx_x.data.datamodule import SphinxDataModule
-    from sphinx_x.model.build import visual_layout
+    from sphinx_x.data.processor import SphinxProcessor
+    from sphinx_x.data.tokenize import load_tokenizer
     from sphinx_x.model.module import SphinxModule
-    from sphinx_x.runtime.assets import load_tokenizer
     from sphinx_x.runtime.trainer import build_trainer
 
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     module = SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer))
-    datamodule = SphinxDataModule(cfg.data, tokenizer, visual_layout(cfg.model))
+    datamodule = SphinxDataModule(cfg.data, SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data))
     trainer = build_trainer(cfg, str(resumed_dir))
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(step2))
     assert trainer.global_step == 2
@@ -131,14 +131,14 @@ def test_bf16_mixed_training_on_gpu(demo_config, tmp_path):
 
 def test_each_epoch_draws_a_new_mixture_order(demo_config, tmp_path):
     from sphinx_x.data.datamodule import SphinxDataModule
-    from sphinx_x.model.build import visual_layout
+    from sphinx_x.data.processor import SphinxProcessor
+    from sphinx_x.data.tokenize import load_tokenizer
     from sphinx_x.model.module import SphinxModule
-    from sphinx_x.runtime.assets import load_tokenizer
     from sphinx_x.runtime.trainer import build_trainer
 
     cfg = demo_config("data.num_samples=8", "trainer.max_epochs=-1", "trainer.max_steps=5")
     tokenizer = load_tokenizer(cfg.model.tokenizer)
-    datamodule = SphinxDataModule(cfg.data, tokenizer, visual_layout(cfg.model))
+    datamodule = SphinxDataModule(cfg.data, SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data))
     trainer = build_trainer(cfg, str(tmp_path / "run"))
     trainer.fit(SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer)), datamodule=datamodule)
     assert trainer.global_step == 5 and datamodule.sampler.epoch == 2  # 2 batches per epoch

@@ -1,8 +1,9 @@
 """Load a trained SPHINX-X and answer prompts: batched, KV-cached generation through the LLM.
 
 Used by evaluation, the terminal chat and the HTTP server alike. A run folder written by
-``sphinx_x.train`` (``config.yaml``, ``tokenizer/``, ``checkpoints/*.ckpt``) or an exported folder
-(``sphinx_config.json``, ``model.safetensors``, ``tokenizer/``) loads the same way.
+``sphinx_x.train`` (``config.yaml``, ``processor/``, ``checkpoints/*.ckpt``) or an exported folder
+(``sphinx_config.json``, ``model.safetensors``, the processor's files) loads the same way; the
+prompts are built by the :class:`SphinxProcessor` saved with the run.
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from transformers.generation.streamers import BaseStreamer
 
-from sphinx_x.data.collate import Collator
-from sphinx_x.data.dataset import SampleBuilder
-from sphinx_x.data.templates import build_template
-from sphinx_x.data.tokenize import ConversationTokenizer
-from sphinx_x.model.build import build_sphinx, visual_layout
+from sphinx_x.data.processor import SphinxProcessor
+from sphinx_x.model.build import build_sphinx
 from sphinx_x.model.sphinx import SphinxX
-from sphinx_x.runtime.assets import load_tokenizer
 
 DESCRIBE_FIRST_PROMPT = "Describe the image in detail."
 
@@ -60,25 +57,24 @@ class Generation:
 
 
 class SphinxInference:
-    """A model, its tokenizer and template, ready to answer batches of conversations."""
+    """A model and its processor, ready to answer batches of conversations."""
 
-    def __init__(self, model: SphinxX, tokenizer: Any, model_cfg: dict[str, Any], template: str = "sphinx",
-                 system_prompt: str | None = None, max_length: int = 4096, device: str | torch.device = "cpu"):
+    def __init__(self, model: SphinxX, processor: SphinxProcessor, model_cfg: dict[str, Any],
+                 device: str | torch.device = "cpu"):
         self.model = model.to(device).eval()
-        self.tokenizer = tokenizer
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.layout = processor.layout
+        self.template = processor.template
         self.model_cfg = model_cfg
         self.device = torch.device(device)
-        self.layout = visual_layout(OmegaConf.create(model_cfg))
-        self.template = build_template(template, tokenizer, system_prompt)
-        self.builder = SampleBuilder(
-            ConversationTokenizer(tokenizer, self.template, max_length, self.layout.tokens_per_tile), self.layout)
-        self.collate = Collator(tokenizer.pad_token_id or 0, ["prompt"], padding_side="left", pad_to_multiple_of=1)
+        self.collate = processor.collator(["prompt"], padding_side="left", pad_to_multiple_of=1)
         self.lock = threading.Lock()  # one generation at a time (the server answers from several threads)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_run(cls, path: str | Path, device: str = "cpu", model_config: dict[str, Any] | None = None,
-                 **kwargs: Any) -> SphinxInference:
+    def from_run(cls, path: str | Path, device: str = "cpu", model_config: dict[str, Any] | None = None
+                 ) -> SphinxInference:
         """From a training run folder, a checkpoint inside one, or an exported folder.
 
         ``model_config`` replaces the saved model config (e.g. fewer active MoE experts); the
@@ -88,30 +84,25 @@ class SphinxInference:
         if (path / "sphinx_config.json").exists():
             config = json.loads((path / "sphinx_config.json").read_text())
             state = load_file(str(path / "model.safetensors"))
-            run_dir = path
+            processor_dir = path
         else:
             ckpt = path if path.is_file() else _latest_checkpoint(path)
-            run_dir = ckpt.parent.parent
+            processor_dir = ckpt.parent.parent / "processor"
             checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
-            config = {"model": checkpoint["hyper_parameters"]["model"],
-                      "data": _run_data_config(run_dir)}
+            config = {"model": checkpoint["hyper_parameters"]["model"]}
             state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
         if model_config is not None:
             config["model"] = model_config
-        tokenizer = load_tokenizer(str(run_dir / "tokenizer"))
-        model = build_sphinx(OmegaConf.create(config["model"]), vocab_size=len(tokenizer))
+        processor = SphinxProcessor.from_pretrained(processor_dir)
+        model = build_sphinx(OmegaConf.create(config["model"]), vocab_size=len(processor.tokenizer))
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k not in model.frozen_state_keys()]
         if missing or unexpected:
             raise KeyError(f"weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        data = config.get("data") or {}
-        kwargs.setdefault("template", data.get("template", "sphinx"))
-        kwargs.setdefault("system_prompt", data.get("system_prompt"))
-        kwargs.setdefault("max_length", data.get("max_length", 4096))
-        return cls(model, tokenizer, config["model"], device=device, **kwargs)
+        return cls(model, processor, config["model"], device=device)
 
     def export(self, out_dir: str | Path) -> Path:
-        """Write trainable weights (safetensors), the config and the tokenizer to a folder."""
+        """Write trainable weights (safetensors), the model config and the processor to a folder."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         state, seen = {}, set()
@@ -120,11 +111,8 @@ class SphinxInference:
             seen.add(value.untyped_storage().data_ptr())
             state[key] = value.clone() if shared else value.contiguous()
         save_file(state, str(out / "model.safetensors"))
-        config = {"model": self.model_cfg, "data": {"template": type(self.template).__name__.removesuffix(
-            "Template").lower(), "system_prompt": getattr(self.template, "system", None),
-            "max_length": self.builder.tokenizer.max_length}}
-        (out / "sphinx_config.json").write_text(json.dumps(config, indent=2))
-        self.tokenizer.save_pretrained(str(out / "tokenizer"))
+        (out / "sphinx_config.json").write_text(json.dumps({"model": self.model_cfg}, indent=2))
+        self.processor.save_pretrained(out)
         return out
 
     # ------------------------------------------------------------------ generation
@@ -137,7 +125,7 @@ class SphinxInference:
                       streamer: BaseStreamer | None = None) -> list[Generation]:
         """Like :meth:`generate`, with the generated token ids, prompt lengths and finish reasons."""
         config = config or GenerationConfig()
-        samples = [self.builder.prompt({"id": str(i), "messages": c.messages}, c.images)
+        samples = [self.processor.prompt({"id": str(i), "messages": c.messages}, c.images)
                    for i, c in enumerate(conversations)]
         batch = self.collate(samples).to(self.device)
         stops = self.stop_strings(config)
@@ -279,11 +267,3 @@ def _latest_checkpoint(run_dir: Path) -> Path:
     if not found:
         raise FileNotFoundError(f"no checkpoint under {run_dir}/checkpoints")
     return found[-1]
-
-
-def _run_data_config(run_dir: Path) -> dict[str, Any]:
-    config_path = run_dir / "config.yaml"
-    if not config_path.exists():
-        return {}
-    data = OmegaConf.load(config_path).get("data", {})
-    return {k: data.get(k) for k in ("template", "system_prompt", "max_length")}

@@ -15,14 +15,13 @@ from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 
 from sphinx_x.data.datamodule import source_specs
-from sphinx_x.data.dataset import Sample, SampleBuilder, load_image
+from sphinx_x.data.dataset import Sample, load_image
 from sphinx_x.data.geometry import ImageFrame
+from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record
-from sphinx_x.data.sources.base import RejectLog, iter_source
-from sphinx_x.data.templates import build_template
-from sphinx_x.data.tiling import VisualLayout
-from sphinx_x.data.tokenize import IGNORE_INDEX, START, TEXT, ConversationTokenizer
+from sphinx_x.data.records import Record, RejectLog
+from sphinx_x.data.slots import IGNORE_INDEX, SKIP, START, TEXT
+from sphinx_x.data.sources.base import iter_source
 
 
 def render_sample(sample: Sample, tokenizer: Any) -> str:
@@ -33,7 +32,7 @@ def render_sample(sample: Sample, tokenizer: Any) -> str:
         run = list(run)
         if kind:
             groups = sum(1 for r in run if r[2] == START)
-            skipped = len(run) - sum(1 for r in run if r[2] != 4)
+            skipped = sum(1 for r in run if r[2] == SKIP)
             parts.append(f"<image {image}: {groups} tile groups kept, {skipped} skipped, {len(run)} slots>")
             image += 1
             continue
@@ -69,33 +68,30 @@ def draw_model_view(image: Image.Image, frame: ImageFrame, keep: list[bool], reg
     return canvas
 
 
-def inspect_records(records: list[Record], builder: SampleBuilder, tokenizer: Any, png_dir: Path | None) -> list[str]:
+def inspect_records(records: list[Record], processor: SphinxProcessor, png_dir: Path | None) -> list[str]:
     """Rendered text per record; PNGs of every image when ``png_dir`` is given."""
     out = []
     for record in records:
-        sample = builder(record)
-        out.append(f"=== {record['id']} ({record['task']})\n{render_sample(sample, tokenizer)}")
+        sample = processor(record)
+        out.append(f"=== {record['id']} ({record['task']})\n{render_sample(sample, processor.tokenizer)}")
         if png_dir is None:
             continue
         png_dir.mkdir(parents=True, exist_ok=True)
         for k, (path, frame) in enumerate(zip(record.get("images", []), sample.frames, strict=False)):
             regions = [r for r in record.get("regions", []) if r.get("image", 0) == k]
-            view = draw_model_view(load_image(path, record["id"]), frame, builder.layout.keep_mask(frame), regions)
+            view = draw_model_view(load_image(path, record["id"]), frame, processor.layout.keep_mask(frame), regions)
             view.save(png_dir / f"{record['id'].replace('/', '_')}_{k}.png")
     return out
 
 
 @hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="inspect")
 def main(cfg: DictConfig) -> None:
-    from sphinx_x.model.build import visual_layout
-    from sphinx_x.runtime.assets import ensure_demo_world, load_tokenizer
+    from sphinx_x.data.tokenize import load_tokenizer
+    from sphinx_x.runtime.assets import ensure_demo_world
 
     ensure_demo_world(cfg)
-    tokenizer = load_tokenizer(cfg.model.tokenizer)
-    layout: VisualLayout = visual_layout(cfg.model)
-    template = build_template(cfg.data.template, tokenizer, cfg.data.system_prompt)
-    builder = SampleBuilder(ConversationTokenizer(tokenizer, template, cfg.data.max_length, layout.tokens_per_tile),
-                            layout)
+    tokenizer = load_tokenizer(cfg.model.tokenizer, trust_remote_code=cfg.model.llm.trust_remote_code)
+    processor = SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data)
     prompts = PromptPool(seed=cfg.data.prompts.seed, fixed=cfg.data.prompts.fixed)
     png_dir = Path(cfg.inspect.png_dir) if cfg.inspect.png_dir else None
     for spec in source_specs(cfg.data):
@@ -106,7 +102,7 @@ def main(cfg: DictConfig) -> None:
             records.append(record)
             if len(records) >= cfg.inspect.n:
                 break
-        print("\n\n".join(inspect_records(records, builder, tokenizer, png_dir)))
+        print("\n\n".join(inspect_records(records, processor, png_dir)))
 
 
 if __name__ == "__main__":

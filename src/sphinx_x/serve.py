@@ -256,7 +256,7 @@ def create_app(engine: SphinxInference, model_name: str = "sphinx-x", default_ma
         conversation = await run_in_threadpool(to_conversation, request.messages, allow_local_images)
         if request.stream:
             try:  # once streaming has begun errors can no longer be a 400: check the prompt first
-                await run_in_threadpool(engine.builder.prompt, {"id": "request", "messages": conversation.messages},
+                await run_in_threadpool(engine.processor.prompt, {"id": "request", "messages": conversation.messages},
                                         conversation.images)
             except RecordError as error:
                 raise APIError(f"prompt cannot be used: {error}", param="messages") from error

@@ -13,9 +13,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.data.datamodule import SphinxDataModule
-from sphinx_x.model.build import visual_layout
+from sphinx_x.data.processor import SphinxProcessor
+from sphinx_x.data.tokenize import load_tokenizer
 from sphinx_x.model.module import SphinxModule
-from sphinx_x.runtime.assets import decoder_layer_classes, ensure_demo_world, load_tokenizer
+from sphinx_x.runtime.assets import decoder_layer_classes, ensure_demo_world
 from sphinx_x.runtime.config import validate_config
 from sphinx_x.runtime.trainer import build_trainer
 
@@ -30,12 +31,13 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     ensure_demo_world(cfg)
     tokenizer = load_tokenizer(cfg.model.tokenizer, trust_remote_code=cfg.model.llm.trust_remote_code)
-    datamodule = SphinxDataModule(cfg.data, tokenizer, visual_layout(cfg.model))
+    processor = SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data)
+    datamodule = SphinxDataModule(cfg.data, processor)
     module = SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer), samples_per_epoch=cfg.data.num_samples,
                           global_batch_size=cfg.global_batch_size)
     trainer = build_trainer(cfg, output_dir, decoder_layer_classes(module.model.llm))
     if trainer.is_global_zero:
-        tokenizer.save_pretrained(str(Path(output_dir) / "tokenizer"))
+        processor.save_pretrained(Path(output_dir) / "processor")
         OmegaConf.save(cfg, Path(output_dir) / "config.yaml", resolve=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

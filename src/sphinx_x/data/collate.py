@@ -10,7 +10,7 @@ import torch
 
 from sphinx_x.data.dataset import Rejected, Sample, sample_stats
 from sphinx_x.data.geometry import ImageFrame
-from sphinx_x.data.tokenize import IGNORE_INDEX, TEXT
+from sphinx_x.data.slots import IGNORE_INDEX, TEXT
 
 
 @dataclass

@@ -9,16 +9,13 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.collate import Collator
-from sphinx_x.data.dataset import MixtureDataset, SampleBuilder
+from sphinx_x.data.dataset import MixtureDataset
 from sphinx_x.data.mixture import MixtureSampler, mixture_weights
+from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record
+from sphinx_x.data.records import Record, RejectLog
 from sphinx_x.data.sources import SourceSpec
-from sphinx_x.data.sources.base import RejectLog, load_source
-from sphinx_x.data.templates import build_template
-from sphinx_x.data.tiling import VisualLayout
-from sphinx_x.data.tokenize import ConversationTokenizer
+from sphinx_x.data.sources.base import load_source
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +23,7 @@ log = logging.getLogger(__name__)
 def source_specs(data_cfg: DictConfig) -> list[SourceSpec]:
     """Validated source specs of the mixture, in config order."""
     if not data_cfg.sources:
-        raise ValueError("data.sources is empty: choose a mixture (data=demo|all|language|vision|vl|ocr|som)")
+        raise ValueError("data.sources: is empty, choose a mixture such as data=demo (conf/data/)")
     specs = []
     for key, cfg in data_cfg.sources.items():
         fields: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
@@ -51,11 +48,10 @@ def split_validation(records: list[Record], fraction: float, seed: int) -> tuple
 class SphinxDataModule(L.LightningDataModule):
     """Builds the mixture once per process; the sampler state lives in checkpoints."""
 
-    def __init__(self, data: DictConfig, tokenizer: Any, layout: VisualLayout, extra_prompts: dict | None = None):
+    def __init__(self, data: DictConfig, processor: SphinxProcessor, extra_prompts: dict | None = None):
         super().__init__()
         self.cfg = data
-        self.tokenizer = tokenizer
-        self.layout = layout
+        self.processor = processor
         self.prompts = PromptPool(extra_prompts, seed=data.prompts.seed, fixed=data.prompts.fixed)
         self.rejects = RejectLog(data.rejects_path, strict=data.strict)
         self.specs = source_specs(data)
@@ -68,10 +64,6 @@ class SphinxDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        template = build_template(self.cfg.template, self.tokenizer, self.cfg.system_prompt)
-        builder = SampleBuilder(
-            ConversationTokenizer(self.tokenizer, template, self.cfg.max_length, self.layout.tokens_per_tile),
-            self.layout)
         train, val = [], []
         for spec in self.specs:
             records = load_source(spec, self.prompts, self.rejects)
@@ -85,8 +77,8 @@ class SphinxDataModule(L.LightningDataModule):
             train.append((spec.name, kept))
             if held:
                 val.append((spec.name, held))
-        self.train_set = MixtureDataset(train, builder, self.rejects)
-        self.val_set = MixtureDataset(val, builder, self.rejects) if val else None
+        self.train_set = MixtureDataset(train, self.processor, self.rejects)
+        self.val_set = MixtureDataset(val, self.processor, self.rejects) if val else None
         train_specs = [s for s in self.specs if s.name in self.train_set.names]
         weights = mixture_weights([s.size or n for s, n in zip(train_specs, self.train_set.counts, strict=True)],
                                   [s.weight for s in train_specs], self.cfg.weighting, self.cfg.temperature)
@@ -110,7 +102,7 @@ class SphinxDataModule(L.LightningDataModule):
         workers = int(self.cfg.num_workers)
         return torch.utils.data.DataLoader(
             dataset, batch_size=self.cfg.micro_batch_size, sampler=sampler, num_workers=workers,
-            collate_fn=Collator(self.tokenizer.pad_token_id or 0, dataset.names, padding_side),
+            collate_fn=self.processor.collator(dataset.names, padding_side),
             pin_memory=bool(self.cfg.pin_memory), persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None)
 

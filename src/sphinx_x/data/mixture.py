@@ -19,13 +19,13 @@ def mixture_weights(sizes: Sequence[int], explicit: Sequence[float | None], weig
     back to its size share); ``temperature``: proportional to ``size ** (1 / temperature)``.
     """
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"data.weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        raise ValueError(f"data.weighting: must be one of {list(WEIGHTINGS)}, got {weighting!r}")
     sizes_arr = np.asarray(sizes, dtype=np.float64)
     if (sizes_arr <= 0).any():
         raise ValueError("every source needs at least one record (or a positive size)")
     if weighting == "temperature":
         if temperature <= 0:
-            raise ValueError(f"data.temperature must be > 0, got {temperature}")
+            raise ValueError(f"data.temperature: must be > 0, got {temperature}")
         raw = sizes_arr ** (1.0 / temperature)
     elif weighting == "explicit":
         share = sizes_arr / sizes_arr.sum()

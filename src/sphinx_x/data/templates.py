@@ -95,7 +95,7 @@ def build_template(name: str, tokenizer: Any = None, system: str | None = None) 
         return SphinxTemplate(system)
     if name == "chat":
         return ChatTemplate(tokenizer, system)
-    raise ValueError(f"data.template must be one of {TEMPLATES}, got {name!r}")
+    raise ValueError(f"data.template: must be one of {list(TEMPLATES)}, got {name!r}")
 
 
 def _split_system(messages: list[dict[str, str]], default: str) -> tuple[str, list[dict[str, str]]]:

@@ -1,4 +1,4 @@
-"""Cut an image into a global view plus n x n sub-images, and count the visual slots it needs.
+"""The visual layout (the slot rule, read from the model config) and the tiler that cuts images.
 
 The tiler runs in DataLoader workers: it makes every tile once, at the largest encoder input
 size, as uint8; each encoder resizes and normalises on the device.
@@ -6,13 +6,16 @@ size, as uint8; each encoder resizes and normalises on the device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from PIL import Image
 
 from sphinx_x.data.geometry import ANCHORS, Anchor, ImageFrame
+from sphinx_x.data.slots import END, SKIP, START, VISUAL
 
 
 @dataclass(frozen=True)
@@ -31,38 +34,67 @@ class VisualLayout:
 
     def __post_init__(self) -> None:
         if self.grid < 1:
-            raise ValueError(f"model.tiling.grid must be >= 1, got {self.grid}")
+            raise ValueError(f"model.tiling.grid: must be >= 1, got {self.grid}")
         if self.anchor not in ANCHORS:
-            raise ValueError(f"model.tiling.anchor must be one of {ANCHORS}, got {self.anchor!r}")
-        if self.tokens_per_tile < 1 or self.tile_pixels < 1:
-            raise ValueError("tokens_per_tile and tile_pixels must be positive")
+            raise ValueError(f"model.tiling.anchor: must be one of {list(ANCHORS)}, got {self.anchor!r}")
+        if self.tokens_per_tile < 2:
+            raise ValueError(f"model.encoders.token_grid: must be >= 1 (tokens_per_tile {self.tokens_per_tile})")
+        if self.tile_pixels < 1:
+            raise ValueError(f"model.encoders.<expert>.input_size: must be >= 1, got {self.tile_pixels}")
 
     def keep_mask(self, frame: ImageFrame) -> list[bool]:
         """Global view first (always kept), then the tiles row-major."""
         tiles = frame.keep_mask() if self.skip_padded_tiles else [True] * self.grid**2
         return [True, *tiles]
 
+    def slot_kinds(self, keep: list[bool]) -> list[int]:
+        """The slot rule: ``[start] visual*T [end]`` per kept tile group, one ``[skip]`` per skipped tile."""
+        kinds: list[int] = []
+        for kept in keep:
+            kinds.extend([START, *([VISUAL] * self.tokens_per_tile), END] if kept else [SKIP])
+        return kinds
+
     def num_slots(self, keep: list[bool]) -> int:
-        """LLM positions one image takes: (tokens + 2) per kept group, 1 per skipped tile."""
-        kept = sum(keep)
-        return kept * (self.tokens_per_tile + 2) + (len(keep) - kept)
+        """LLM positions one image takes (the length of :meth:`slot_kinds`)."""
+        return len(self.slot_kinds(keep))
 
     def frame(self, width: int, height: int) -> ImageFrame:
         return ImageFrame.fit(width, height, side=self.grid * self.tile_pixels, grid=self.grid, anchor=self.anchor)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_model_config(cls, model_cfg: DictConfig) -> VisualLayout:
+        """Token counts and tile size from the ``model`` config alone (no weights needed)."""
+        experts = expert_configs(model_cfg)
+        return cls(grid=int(model_cfg.tiling.grid), tile_pixels=max(int(e.input_size) for e in experts.values()),
+                   tokens_per_tile=int(model_cfg.encoders.token_grid) ** 2 + 1, anchor=model_cfg.tiling.anchor,
+                   skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles))
+
+
+def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
+    """The encoder configs named by ``model.vision.experts``, in that order."""
+    names = list(model_cfg.vision.experts)
+    available = [k for k in model_cfg.encoders if k != "token_grid"]
+    if not names:
+        raise ValueError(f"model.vision.experts: is empty, name at least one of {available}")
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"model.vision.experts: must be one of {available} (model.encoders), got {unknown}")
+    return {name: model_cfg.encoders[name] for name in names}
+
 
 class GridTiler:
-    """Scale and zero-pad to a square, then cut the global view and the n x n tiles."""
+    """Scale and zero-pad to the frame's square, then cut the global view and the kept n x n tiles."""
 
     def __init__(self, layout: VisualLayout):
         self.layout = layout
 
-    def __call__(self, image: Image.Image) -> tuple[torch.Tensor, ImageFrame, list[bool]]:
-        """Returns (kept tiles uint8 (kept, 3, P, P), frame, keep mask incl. the global view)."""
+    def __call__(self, image: Image.Image, frame: ImageFrame, keep: list[bool]) -> torch.Tensor:
+        """Kept tile groups as uint8 (kept, 3, P, P): the global view, then kept tiles row-major."""
         layout = self.layout
         image = image.convert("RGB")
-        frame = layout.frame(*image.size)
-        keep = layout.keep_mask(frame)
         side = frame.side
         canvas = np.zeros((side, side, 3), dtype=np.uint8)
         content_w, content_h = frame.content_size
@@ -77,4 +109,4 @@ class GridTiler:
         n = layout.grid
         tiles = square.reshape(3, n, pixels, n, pixels).permute(1, 3, 0, 2, 4).reshape(n * n, 3, pixels, pixels)
         kept_tiles = tiles[torch.tensor(keep[1:], dtype=torch.bool)]
-        return torch.cat([global_view, kept_tiles]), frame, keep
+        return torch.cat([global_view, kept_tiles])

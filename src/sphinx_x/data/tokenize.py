@@ -1,8 +1,7 @@
 """Tokenise a conversation: label masking, image-slot expansion and cutting at turn boundaries.
 
-Each ``<image>`` becomes the exact run of slots the model fills: per kept tile group
-``[start] tokens [end]``, per skipped tile ``[skip]``. ``slot_kind`` marks them so the model
-never has to search token ids.
+Each ``<image>`` becomes the exact run of slots the model fills, by the layout's slot rule
+(:meth:`VisualLayout.slot_kinds`); ``slot_kind`` marks them so the model never has to search token ids.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from typing import Any
 import torch
 
 from sphinx_x.data.records import IMAGE_TOKEN, RecordError
+from sphinx_x.data.slots import IGNORE_INDEX, TEXT
 from sphinx_x.data.templates import ConversationTemplate
-
-IGNORE_INDEX = -100
-TEXT, VISUAL, START, END, SKIP = 0, 1, 2, 3, 4
+from sphinx_x.data.tiling import VisualLayout
 
 
 @dataclass
@@ -28,24 +26,26 @@ class TokenizedSample:
     num_turns: int  # user/assistant pairs kept
 
 
-def image_slot_kinds(keep: list[bool], tokens_per_tile: int) -> list[int]:
-    """Slot kinds for one image: ``[start] visual*T [end]`` per kept group, ``[skip]`` per skipped tile."""
-    kinds: list[int] = []
-    for kept in keep:
-        kinds.extend([START, *([VISUAL] * tokens_per_tile), END] if kept else [SKIP])
-    return kinds
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
+    """A fast tokenizer with a pad token (unk, else eos, when the checkpoint has none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+    return tokenizer
 
 
 class ConversationTokenizer:
     """Turns messages (regions already written as text) into model inputs."""
 
-    def __init__(self, tokenizer: Any, template: ConversationTemplate, max_length: int, tokens_per_tile: int):
+    def __init__(self, tokenizer: Any, template: ConversationTemplate, max_length: int, layout: VisualLayout):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("a fast (Rust) tokenizer is required: offsets map labels to tokens")
         self.tokenizer = tokenizer
         self.template = template
         self.max_length = max_length
-        self.tokens_per_tile = tokens_per_tile
+        self.layout = layout
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def __call__(self, messages: list[dict[str, str]], keeps: list[list[bool]], record_id: str = "") -> TokenizedSample:
@@ -92,7 +92,7 @@ class ConversationTokenizer:
                     kinds.append(TEXT)
             offset += len(chunk) + len(IMAGE_TOKEN)
             if i < len(keeps):
-                slot_kinds = image_slot_kinds(keeps[i], self.tokens_per_tile)
+                slot_kinds = self.layout.slot_kinds(keeps[i])
                 kinds.extend(slot_kinds)
                 ids.extend([self.pad_id] * len(slot_kinds))
                 labels.extend([IGNORE_INDEX] * len(slot_kinds))

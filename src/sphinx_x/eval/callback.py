@@ -28,14 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def engine_from_training(pl_module: L.LightningModule, datamodule: Any) -> SphinxInference:
-    """An inference engine around the in-memory model, with the datamodule's tokenizer and template."""
-    if not hasattr(datamodule, "tokenizer") or not hasattr(datamodule, "cfg"):
+    """An inference engine around the in-memory model, with the datamodule's processor."""
+    if not hasattr(datamodule, "processor"):
         raise ValueError("BenchmarkValidation needs trainer.fit(..., datamodule=SphinxDataModule(...)): "
-                         "it takes the tokenizer and the conversation template from there")
-    data = datamodule.cfg
-    return SphinxInference(pl_module.model, datamodule.tokenizer, dict(pl_module.hparams["model"]),
-                           template=data.template, system_prompt=data.get("system_prompt"),
-                           max_length=int(data.max_length), device=pl_module.device)
+                         "it takes the processor (tokenizer, template, visual layout) from there")
+    return SphinxInference(pl_module.model, datamodule.processor, dict(pl_module.hparams["model"]),
+                           device=pl_module.device)
 
 
 class BenchmarkValidation(Callback):

@@ -8,35 +8,11 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.tiling import VisualLayout
+from sphinx_x.data.tiling import expert_configs
 from sphinx_x.model.encoders import VisionEncoder
 from sphinx_x.model.llm import build_llm
 from sphinx_x.model.mov import MixtureOfVisualExperts
 from sphinx_x.model.sphinx import SphinxX
-
-
-def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
-    """The encoder configs named by ``model.vision.experts`` (validated)."""
-    names = list(model_cfg.vision.experts)
-    if not names:
-        raise ValueError("model.vision.experts is empty: name at least one of model.encoders")
-    available = [k for k in model_cfg.encoders if k != "token_grid"]
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise ValueError(f"model.vision.experts: unknown encoder(s) {unknown}; model.encoders has {available}")
-    return {name: model_cfg.encoders[name] for name in names}
-
-
-def visual_layout(model_cfg: DictConfig) -> VisualLayout:
-    """Token counts and tile size from the config alone (no weights needed)."""
-    experts = expert_configs(model_cfg)
-    return VisualLayout(
-        grid=int(model_cfg.tiling.grid),
-        tile_pixels=max(int(e.input_size) for e in experts.values()),
-        tokens_per_tile=int(model_cfg.encoders.token_grid) ** 2 + 1,
-        anchor=model_cfg.tiling.anchor,
-        skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles),
-    )
 
 
 def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None) -> MixtureOfVisualExperts:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
-from sphinx_x.data.tokenize import END, IGNORE_INDEX, SKIP, START, VISUAL
+from sphinx_x.data.slots import END, IGNORE_INDEX, SKIP, START, VISUAL
 from sphinx_x.model.llm import is_mixture_of_experts
 from sphinx_x.model.mov import MixtureOfVisualExperts
 

@@ -1,24 +1,13 @@
-"""Things a run needs besides the model: the tokenizer and, for the demo, the demo corpus."""
+"""Things a run needs besides the model and data: the demo corpus, the FSDP wrapping units."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from omegaconf import DictConfig
 from torch import nn
 
 log = logging.getLogger(__name__)
-
-
-def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
-    """A fast tokenizer with a pad token (unk, else eos, when the checkpoint has none)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True, trust_remote_code=trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
-    return tokenizer
 
 
 def ensure_demo_world(cfg: DictConfig) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
+from typing import TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.geometry import ANCHORS
-from sphinx_x.data.mixture import WEIGHTINGS
+from sphinx_x.data.datamodule import source_specs
+from sphinx_x.data.mixture import mixture_weights
 from sphinx_x.data.templates import TEMPLATES
+from sphinx_x.data.tiling import VisualLayout
 
 CONF_PACKAGE = "sphinx_x.conf"  # Hydra: config_path="pkg://sphinx_x.conf" or initialize_config_module(CONF_PACKAGE)
 STRATEGIES = ("auto", "ddp", "fsdp", "deepspeed")
@@ -18,6 +21,9 @@ LOGGERS = ("csv", "wandb")
 def load_conf_file(name: str) -> DictConfig:
     """One packaged YAML file, e.g. ``chat.yaml`` or ``data/source/coco.yaml`` (no defaults list composed)."""
     return OmegaConf.create((resources.files(CONF_PACKAGE) / name).read_text(encoding="utf-8"))
+
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -34,25 +40,24 @@ def _choice(value: object, field: str, allowed: tuple) -> None:
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Check every field that would otherwise fail hours into a run."""
+    """Check every field that would otherwise fail hours into a run.
+
+    The structured parts (visual layout, source specs, mixture weights) are validated by building
+    them, so each rule lives in one place; their errors become one :class:`ConfigError`.
+    """
     data, model, optim, trainer = cfg.data, cfg.model, cfg.optim, cfg.trainer
     _check(int(data.micro_batch_size) >= 1, "data.micro_batch_size", "must be >= 1")
     _check(int(data.num_samples) >= 1, "data.num_samples", "must be >= 1")
     _check(int(data.max_length) >= 16, "data.max_length", "must be >= 16")
     _check(int(data.num_workers) >= 0, "data.num_workers", "must be >= 0")
     _check(0 <= float(data.val_fraction) < 1, "data.val_fraction", "must be in [0, 1)")
-    _choice(data.weighting, "data.weighting", WEIGHTINGS)
     _choice(data.template, "data.template", TEMPLATES)
-    _check(bool(data.sources), "data.sources", "is empty: choose a mixture such as data=demo")
-    _choice(model.tiling.anchor, "model.tiling.anchor", ANCHORS)
-    _check(int(model.tiling.grid) >= 1, "model.tiling.grid", "must be >= 1")
-    _check(int(model.encoders.token_grid) >= 1, "model.encoders.token_grid", "must be >= 1")
-    encoders = [k for k in model.encoders if k != "token_grid"]
-    _check(len(model.vision.experts) > 0, "model.vision.experts", f"name at least one of {encoders}")
-    for name in model.vision.experts:
-        _choice(name, "model.vision.experts", tuple(encoders))
     _check(model.llm.name_or_path is not None or model.llm.config is not None, "model.llm",
            "needs name_or_path (a checkpoint) or config (random init)")
+    _built("model", lambda: VisualLayout.from_model_config(model))
+    specs = _built("data.sources", lambda: source_specs(data))
+    _built("data.weighting", lambda: mixture_weights([s.size or 1 for s in specs], [s.weight for s in specs],
+                                                     data.weighting, float(data.temperature)))
     _check(float(optim.lr) > 0, "optim.lr", "must be > 0")
     _check(0 <= float(optim.warmup_epochs) <= 1, "optim.warmup_epochs", "must be a fraction of an epoch in [0, 1]")
     _check(len(optim.betas) == 2, "optim.betas", "needs two values")
@@ -63,6 +68,15 @@ def validate_config(cfg: DictConfig) -> None:
     devices = trainer.devices
     _check(isinstance(devices, int) and devices >= 1, "trainer.devices", f"must be a positive integer, got {devices!r}")
     accumulation(cfg)
+
+
+def _built(field: str, build: Callable[[], T]) -> T:
+    """Build a part of the run; its ``ValueError`` becomes a ConfigError that names the field."""
+    try:
+        return build()
+    except (ValueError, TypeError, KeyError) as e:
+        message = str(e).strip("'\"")
+        raise ConfigError(message if message.startswith(f"{field.split('.')[0]}.") else f"{field}: {message}") from e
 
 
 def accumulation(cfg: DictConfig) -> int:
