@@ -26,6 +26,7 @@ from sphinx_x.eval.metrics import (
     relaxed_correct,
     vqa_score,
 )
+from sphinx_x.eval.metrics.vqa_normalisation import process_punctuation
 
 
 def scores(metric) -> dict[str, float]:
@@ -88,6 +89,49 @@ def test_vqa_metric_rejects_length_mismatch() -> None:
         VQAAccuracy().update(["a", "b"], [["a"]])
 
 
+# Official mode: GT-Vision-Lab/VQA vqaEval.py (a013f00). Both sides: "\n"/"\t" -> " ", strip. Only
+# when the ten human answers differ are processPunctuation + processDigitArticle applied to both.
+@pytest.mark.parametrize(("prediction", "answers", "official", "default"), [
+    # all ten agree: the prediction is compared as written (after the whitespace rule)
+    ("yes", ["yes"] * 10, 1.0, 1.0),
+    (" yes\n", ["yes"] * 10, 1.0, 1.0),
+    ("Yes", ["yes"] * 10, 0.0, 1.0),               # no lower-casing when all agree
+    ("yes.", ["yes"] * 10, 0.0, 1.0),              # nor punctuation
+    ("two", ["two"] * 10, 1.0, 1.0),               # raw human answers are not normalised either
+    ("2", ["two"] * 10, 0.0, 1.0),
+    ("Two", ["two."] * 10, 0.0, 1.0),
+    # mixed answers: both sides processed. "Yes." -> "yes": 3 matches -> (3 * 2/3 + 7 * 1) / 10
+    ("Yes.", ["yes"] * 3 + ["no"] * 7, 0.9, 0.9),
+    # "Two" -> "2"; "two." -> "two" -> "2": 2 matches -> (2 * 1/3 + 8 * 2/3) / 10 = 0.6
+    ("Two", ["2", "two."] + ["3"] * 8, 0.6, 0.6),
+    ("The Dog!", ["dog"] * 4 + ["a dog"] * 2 + ["cat"] * 4, 1.0, 1.0),  # 6 matches -> 1 in every subset
+])
+def test_vqa_official_mode(prediction: str, answers: list[str], official: float, default: float) -> None:
+    assert vqa_score(prediction, answers, mode="official") == pytest.approx(official)
+    assert vqa_score(prediction, answers) == pytest.approx(default)
+
+
+def test_vqa_official_period_rule_stops_after_32_periods() -> None:
+    # The script passes re.UNICODE (32) as periodStrip.sub's count.
+    assert process_punctuation("a." * 40, max_periods=32) == "a" * 32 + "a." * 8
+    assert process_punctuation("a." * 40) == "a" * 40
+    answers = ["b"] + ["a" * 40] * 9  # mixed, so both sides are processed; the prediction keeps 8 periods
+    assert vqa_score("a." * 40, answers, mode="official") == 0.0
+    assert vqa_score("a." * 40, answers) == 1.0
+
+
+def test_vqa_metric_official_mode() -> None:
+    targets = [["yes"] * 10, ["yes"] * 10, ["2", "two."] + ["3"] * 8]
+    official, default = VQAAccuracy(mode="official"), VQAAccuracy()
+    for metric in (official, default):
+        metric.update(["Yes", "yes", "Two"], targets)
+    assert scores(official) == {"accuracy": pytest.approx((0.0 + 1.0 + 0.6) / 3)}
+    assert scores(default) == {"accuracy": pytest.approx((1.0 + 1.0 + 0.6) / 3)}
+    assert official.score_each(["Yes", "yes", None], targets) == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="mode must be one of"):
+        VQAAccuracy(mode="strict")
+
+
 # --- exact match ------------------------------------------------------------------------------
 
 def test_exact_match_normalisation() -> None:
@@ -99,45 +143,82 @@ def test_exact_match_normalisation() -> None:
 
 # --- ANLS -------------------------------------------------------------------------------------
 
-def test_anls_partial_matches() -> None:
-    # "helo world" vs "hello world": 1 edit / 11 chars -> 1 - 1/11
-    assert anls_score("helo world", ["hello world"]) == pytest.approx(10 / 11)
-    # case and surrounding / repeated whitespace are ignored
-    assert anls_score("  Hello   World ", ["hello world"]) == 1.0
-    # "abxy" vs "abcd": 2 edits / 4 = 0.5 -> at the threshold -> 0
-    assert anls_score("abxy", ["abcd"]) == 0.0
-    # "abxde" vs "abcde": 1 / 5 = 0.2 -> 0.8; the best answer counts
-    assert anls_score("abxde", ["zzzzz", "abcde"]) == pytest.approx(0.8)
+# Official RRC rule: NL = edit distance of the normalised strings (strip, lower, collapse spaces)
+# / max(len(answer.upper()), len(prediction.upper())) of the raw strings; score = 1 - min NL, 0
+# only when below 0.5.
+@pytest.mark.parametrize(("prediction", "answers", "expected"), [
+    ("abcf", ["abcd"], 0.75),                    # 1 edit / 4
+    ("helo world", ["hello world"], 10 / 11),   # 1 edit / 11
+    ("  Hello   World ", ["hello world"], 1.0),  # normalised equal: distance 0
+    ("abxy", ["abcd"], 0.5),                     # 2 / 4: NL exactly 0.5 is kept
+    ("abxyz", ["abcde"], 0.0),                   # 3 / 5 = 0.6: similarity 0.4 < 0.5 -> 0
+    ("  helo world  ", ["hello world"], 13 / 14),  # raw prediction is 14 long: 1 - 1/14
+    ("helo world", ["  hello world  "], 14 / 15),  # raw answer is 15 long: 1 - 1/15
+    ("\u00df", ["s"], 0.5),                      # "ß": 1 edit / len("SS") = 2 -> 0.5, kept
+    ("abxde", ["zzzzz", "abcde"], 0.8),          # the best answer counts: 1 - 1/5
+    ("", [""], 1.0),                             # both empty: NL = 0
+])
+def test_anls_official_rule(prediction: str, answers: list[str], expected: float) -> None:
+    assert anls_score(prediction, answers) == pytest.approx(expected)
+
+
+def test_anls_metric() -> None:
     metric = ANLS()
-    metric.update(["helo world", "abxy", None], [["hello world"], ["abcd"], ["x"]])
-    assert scores(metric) == {"anls": pytest.approx((10 / 11) / 3)}
+    predictions, targets = ["helo world", "abxy", None], [["hello world"], ["abcd"], ["x"]]
+    metric.update(predictions, targets)
+    assert scores(metric) == {"anls": pytest.approx((10 / 11 + 0.5 + 0.0) / 3)}
+    assert metric.score_each(predictions, targets) == pytest.approx([10 / 11, 0.5, 0.0])
 
 
 # --- ChartQA relaxed accuracy -----------------------------------------------------------------
 
+# Official rule (pix2struct relaxed_correctness): float() (a trailing "%" divides by 100); numbers
+# with a non-zero label: |p - t| / |t| <= 0.05; otherwise p.lower() == t.lower().
 @pytest.mark.parametrize(("prediction", "target", "correct"), [
     ("105", "100", True),      # |105 - 100| / 100 = 0.05: on the boundary, accepted
     ("95", "100", True),
     ("105.1", "100", False),
     ("94.9", "100", False),
-    ("1,050", "1000", True),   # commas between digits removed
+    ("1.05", "1", False),      # abs(1.05 - 1) = 0.050000000000000044 in floating point: rejected
+    (" 12", "12", True),       # float() ignores surrounding whitespace
+    ("1,000", "1000", False),  # float("1,000") fails: string comparison
+    ("1,050", "1000", False),
     ("1,000", "1,000", True),
     ("45%", "0.45", True),     # "%" divides by 100
     ("45%", "45", False),      # ... as the official scorer does
     ("0", "0", True),          # target 0: string comparison
     ("0.0", "0", False),
+    ("0", "0.0", False),
+    ("nan", "nan", False),     # both numbers: nan <= 0.05 is False
     ("Yes", "yes", True),
-    ("Brazil ", "brazil", True),
+    ("Brazil ", "brazil", False),  # lower() only, no stripping
     ("Chile", "brazil", False),
 ])
 def test_relaxed_accuracy(prediction: str, target: str, correct: bool) -> None:
     assert relaxed_correct(prediction, target) is correct
 
 
+@pytest.mark.parametrize(("prediction", "target", "correct"), [
+    ("1,000", "1000", True),
+    ("1,050", "1000", True),   # 50 / 1000 = 0.05
+    ("1,060", "1000", False),
+    ("1000", "1,000", True),
+    ("1,000,000", "1000000", True),
+    ("1, 000", "1000", False),  # only commas between two digits
+])
+def test_relaxed_accuracy_remove_digit_commas_option(prediction: str, target: str, correct: bool) -> None:
+    assert relaxed_correct(prediction, target, remove_digit_commas=True) is correct
+
+
 def test_relaxed_metric() -> None:
-    metric = RelaxedAccuracy()
-    metric.update(["105", "106", None, "Blue"], ["100", "100", "1", ["red", "blue"]])
-    assert scores(metric) == {"relaxed_accuracy": pytest.approx(0.5)}
+    predictions, targets = ["105", "106", None, "Blue", "1,000"], ["100", "100", "1", ["red", "blue"], "1000"]
+    official, commas = RelaxedAccuracy(), RelaxedAccuracy(remove_digit_commas=True)
+    for metric in (official, commas):
+        metric.update(predictions, targets)
+    assert scores(official) == {"relaxed_accuracy": pytest.approx(2 / 5)}
+    assert scores(commas) == {"relaxed_accuracy": pytest.approx(3 / 5)}
+    assert official.score_each(predictions, targets) == [1.0, 0.0, 0.0, 1.0, 0.0]
+    assert commas.score_each(predictions, targets) == [1.0, 0.0, 0.0, 1.0, 1.0]
 
 
 # --- multiple choice --------------------------------------------------------------------------
@@ -294,3 +375,30 @@ def test_rec_iou_threshold_and_frame_override() -> None:
     metric = RecAccuracy()
     metric.update(["[0.25, 0.375, 0.75, 0.625]"], [override])  # y: (0.375 * 448 - 112) / 2.24 = 25
     assert scores(metric) == {"accuracy": 1.0}
+
+
+# --- per-question scores ----------------------------------------------------------------------
+
+def _rec_target() -> RecTarget:
+    return RecTarget(box=(50.0, 25.0, 150.0, 75.0), width=200, height=100)
+
+
+@pytest.mark.parametrize(("metric", "predictions", "targets", "expected", "key"), [
+    (VQAAccuracy(), ["Two.", "dog", None], [["2", "2"] + ["3"] * 8, ["cat"] * 10, ["x"] * 10],
+     [0.6, 0.0, 0.0], "accuracy"),
+    (ANLS(), ["abcf", "abxy", None], [["abcd"], ["abcd"], ["x"]], [0.75, 0.5, 0.0], "anls"),
+    (RelaxedAccuracy(), ["105", "Chile", None], ["100", "brazil", "1"], [1.0, 0.0, 0.0], "relaxed_accuracy"),
+    (ExactMatch(), ["The Dog.", "cat", None], ["dog", "dog", "dog"], [1.0, 0.0, 0.0], "accuracy"),
+    (MultipleChoiceAccuracy(), ["(B)", "A", None], [ChoiceTarget("B", {"A": "x", "B": "y"})] * 3,
+     [1.0, 0.0, 0.0], "accuracy"),
+    (PopeMetrics(), ["Yes", "No", None], ["yes", "yes", "no"], [1.0, 0.0, 0.0], "accuracy"),
+    (MMEScore(), ["Yes", "yes", None], [MMETarget("Yes", "color", "a.jpg"), MMETarget("No", "color", "a.jpg"),
+                                        MMETarget("No", "color", "b.jpg")], [1.0, 0.0, 0.0], "color/acc"),
+    (RecAccuracy(), ["[0.25, 0.125, 0.75, 0.375]", "a dog", None], [_rec_target()] * 3, [1.0, 0.0, 0.0], "accuracy"),
+])
+def test_score_each_is_what_the_total_averages(metric, predictions: list[str | None], targets: list,
+                                               expected: list[float], key: str) -> None:
+    each = metric.score_each(predictions, targets)
+    assert each == pytest.approx(expected)
+    metric.update(predictions, targets)
+    assert scores(metric)[key] == pytest.approx(sum(each) / len(each))

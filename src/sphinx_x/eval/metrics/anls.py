@@ -1,9 +1,16 @@
 """ANLS, Average Normalized Levenshtein Similarity (DocVQA, InfographicsVQA).
 
-Per question: the best over the ground-truth answers of ``1 - NL`` where
-``NL = edit distance / length of the longer string``, and 0 when ``NL >= threshold`` (0.5).
-Both strings are lower-cased, stripped and have inner whitespace collapsed, as the official
-Robust Reading Competition script does (case-insensitive, otherwise exact).
+The rule of the official Robust Reading Competition script (``evaluate_method`` in the DocVQA /
+InfographicsVQA evaluation script from rrc.cvc.uab.es, the file Qwen-VL ships as
+``eval_mm/infographicsvqa_eval.py`` and lmms-eval copies as ``anls``), for each question:
+
+- every answer and the prediction are normalised as ``" ".join(s.strip().lower().split())``
+  (case-insensitive, surrounding and repeated whitespace ignored) and their edit distance taken;
+- ``NL = distance / max(len(answer.upper()), len(prediction.upper()))``: the length is that of the
+  *original*, un-normalised strings (as the script writes it), so padding whitespace lengthens the
+  denominator; ``NL = 0`` when both are empty;
+- ``score = 1 - min(NL over the answers)``, set to 0 when ``score < threshold`` (0.5). A score of
+  exactly 0.5 (NL = 0.5) is kept: only a similarity strictly below the threshold becomes 0.
 """
 
 from __future__ import annotations
@@ -34,18 +41,16 @@ def _normalise(text: str) -> str:
 
 
 def anls_score(prediction: str, answers: Sequence[str], threshold: float = 0.5) -> float:
-    """ANLS of one prediction against the accepted answers."""
+    """ANLS of one prediction against the accepted answers, by the official RRC rule (module docstring)."""
     if not answers:
         raise ValueError("ANLS needs at least one ground-truth answer")
     predicted = _normalise(prediction)
-    best = 0.0
+    distances = []
     for answer in answers:
-        truth = _normalise(answer)
-        longest = max(len(truth), len(predicted))
-        distance = levenshtein(truth, predicted) / longest if longest else 0.0
-        if distance < threshold:
-            best = max(best, 1.0 - distance)
-    return best
+        length = max(len(answer.upper()), len(prediction.upper()))
+        distances.append(0.0 if length == 0 else float(levenshtein(_normalise(answer), predicted)) / float(length))
+    similarity = 1 - min(distances)
+    return 0.0 if similarity < threshold else similarity
 
 
 class ANLS(EvalMetric):
@@ -57,10 +62,12 @@ class ANLS(EvalMetric):
         self.add_sum("score", torch.float64)
         self.add_sum("total")
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[Sequence[str]]) -> None:
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[Sequence[str]]) -> list[float]:
         check_lengths(predictions, targets)
-        self.score += sum(0.0 if p is None else anls_score(p, t, self.threshold)
-                          for p, t in zip(predictions, targets, strict=True))
+        return [0.0 if p is None else anls_score(p, t, self.threshold) for p, t in zip(predictions, targets, strict=True)]
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[Sequence[str]]) -> None:
+        self.score += sum(self.score_each(predictions, targets))
         self.total += len(predictions)
 
     def compute(self) -> dict[str, Tensor]:

@@ -3,6 +3,8 @@
 Convention: ``update(predictions, targets)`` takes the generated texts (``None`` for a missing
 prediction, always scored as wrong) and one target per prediction; ``compute()`` returns a dict of
 named float64 scalars. Accuracies are fractions in [0, 1]; MME scores are in MME points.
+``score_each(predictions, targets)`` gives each question's own score (1.0 / 0.0 for right / wrong,
+the soft score for VQA accuracy and ANLS), so a total can be traced back to the questions.
 
 States are sums and counts (synced with ``sum``). Metrics that group questions (MME's per-image
 acc+, MMBench's CircularEval) keep one row per question in ``cat`` states and name groups with a
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,6 +37,10 @@ class EvalMetric(Metric):
     def add_rows(self, name: str) -> None:
         """A per-question state concatenated across processes."""
         self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[Any]) -> list[float]:
+        """Each question's score under this metric's options (a missing prediction scores 0.0)."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-question score")
 
 
 def check_lengths(predictions: Sequence[object], targets: Sequence[object]) -> None:

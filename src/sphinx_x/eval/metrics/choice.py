@@ -87,9 +87,13 @@ class MultipleChoiceAccuracy(EvalMetric):
             self.add_rows("group_keys")
             self.add_rows("group_correct")
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[ChoiceTarget]) -> None:
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[ChoiceTarget]) -> list[float]:
+        """1.0 / 0.0 per asked question (per circular shift under CircularEval)."""
         check_lengths(predictions, targets)
-        right = [p is not None and choice_correct(p, t) for p, t in zip(predictions, targets, strict=True)]
+        return [float(p is not None and choice_correct(p, t)) for p, t in zip(predictions, targets, strict=True)]
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[ChoiceTarget]) -> None:
+        right = [score == 1.0 for score in self.score_each(predictions, targets)]
         self.correct += sum(right)
         self.total += len(right)
         if self.circular:

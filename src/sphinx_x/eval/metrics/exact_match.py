@@ -38,9 +38,12 @@ class ExactMatch(EvalMetric):
         self.add_sum("correct")
         self.add_sum("total")
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> None:
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> list[float]:
         check_lengths(predictions, targets)
-        self.correct += sum(p is not None and exact_match(p, t) for p, t in zip(predictions, targets, strict=True))
+        return [float(p is not None and exact_match(p, t)) for p, t in zip(predictions, targets, strict=True)]
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> None:
+        self.correct += int(sum(self.score_each(predictions, targets)))
         self.total += len(predictions)
 
     def compute(self) -> dict[str, Tensor]:

@@ -55,13 +55,17 @@ class MMEScore(EvalMetric):
         self.add_rows("image")
         self.add_rows("correct")
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[MMETarget]) -> None:
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[MMETarget]) -> list[float]:
+        """1.0 / 0.0 per question (acc; acc+ pairs the two questions of an image)."""
         check_lengths(predictions, targets)
         for target in targets:
             if target.subtask not in SUBTASKS:
                 raise ValueError(f"unknown MME subtask {target.subtask!r}; known: {SUBTASKS}")
-        right = [p is not None and parse_mme_answer(p) == t.answer.strip().lower()
-                 for p, t in zip(predictions, targets, strict=True)]
+        return [float(p is not None and parse_mme_answer(p) == t.answer.strip().lower())
+                for p, t in zip(predictions, targets, strict=True)]
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[MMETarget]) -> None:
+        right = [score == 1.0 for score in self.score_each(predictions, targets)]
         self.subtask.append(as_rows([SUBTASKS.index(t.subtask) for t in targets], self.device))
         self.image.append(as_rows([stable_key(f"{t.subtask}/{t.image}") for t in targets], self.device))
         self.correct.append(as_rows(right, self.device))

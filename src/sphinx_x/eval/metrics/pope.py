@@ -31,13 +31,23 @@ class PopeMetrics(EvalMetric):
         for name in ("tp", "fp", "tn", "fn"):
             self.add_sum(name)
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[str]) -> None:
+    def _read(self, predictions: Sequence[str | None], targets: Sequence[str]) -> list[tuple[str, str]]:
+        """(label, answer read) per question; a missing prediction reads as the wrong answer."""
         check_lengths(predictions, targets)
+        pairs = []
         for prediction, target in zip(predictions, targets, strict=True):
             label = target.strip().lower()
             if label not in ("yes", "no"):
                 raise ValueError(f"POPE labels are 'yes' or 'no', got {target!r}")
-            said = ("no" if label == "yes" else "yes") if prediction is None else parse_yes_no(prediction)
+            pairs.append((label, ("no" if label == "yes" else "yes") if prediction is None else parse_yes_no(prediction)))
+        return pairs
+
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[str]) -> list[float]:
+        """1.0 where the answer read equals the label."""
+        return [float(label == said) for label, said in self._read(predictions, targets)]
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[str]) -> None:
+        for label, said in self._read(predictions, targets):
             if said == "yes":
                 if label == "yes":
                     self.tp += 1

@@ -48,12 +48,17 @@ class RecAccuracy(EvalMetric):
     def frame_for(self, target: RecTarget) -> ImageFrame:
         return target.frame or ImageFrame.fit(target.width, target.height, self.side, self.grid, self.anchor)
 
-    def update(self, predictions: Sequence[str | None], targets: Sequence[RecTarget]) -> None:
+    def score_each(self, predictions: Sequence[str | None], targets: Sequence[RecTarget]) -> list[float]:
+        """1.0 where the first predicted box has IoU >= ``iou_threshold`` with the ground truth."""
         check_lengths(predictions, targets)
+        scores = []
         for prediction, target in zip(predictions, targets, strict=True):
             box = None if prediction is None else predicted_box(prediction, self.frame_for(target))
-            if box is not None and box_iou(box, target.box) >= self.iou_threshold:
-                self.correct += 1
+            scores.append(float(box is not None and box_iou(box, target.box) >= self.iou_threshold))
+        return scores
+
+    def update(self, predictions: Sequence[str | None], targets: Sequence[RecTarget]) -> None:
+        self.correct += int(sum(self.score_each(predictions, targets)))
         self.total += len(predictions)
 
     def compute(self) -> dict[str, Tensor]:

@@ -62,8 +62,14 @@ _COMMA_BETWEEN_DIGITS = re.compile(r"(\d)(,)(\d)")
 _PERIOD = re.compile(r"\.(?!\d)")
 
 
-def process_punctuation(text: str) -> str:
-    """Official punctuation rule (see the module docstring)."""
+# The official script calls ``periodStrip.sub("", outText, re.UNICODE)``: the flag lands in
+# ``count``, so at most re.UNICODE == 32 periods are removed. Its official mode keeps that limit.
+OFFICIAL_MAX_PERIODS = 32
+
+
+def process_punctuation(text: str, max_periods: int = 0) -> str:
+    """Official ``processPunctuation`` (see the module docstring); ``max_periods`` > 0 caps the
+    periods removed (the official script's accidental cap is :data:`OFFICIAL_MAX_PERIODS`)."""
     delete_all = _COMMA_BETWEEN_DIGITS.search(text) is not None
     out = text
     for mark in PUNCTUATION:
@@ -71,7 +77,7 @@ def process_punctuation(text: str) -> str:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    return _PERIOD.sub("", out)
+    return _PERIOD.sub("", out, count=max_periods)
 
 
 def process_digit_article(text: str) -> str:
