@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sphinx_x.eval.benchmarks import BENCHMARKS, EvalSample
-from sphinx_x.eval.scoring import ScoringError, score_predictions
+from sphinx_x.eval.scoring import ScoringError, per_question_scores, score_predictions
 from sphinx_x.score import main
 
 
@@ -49,6 +49,8 @@ def test_cli_scores_reports_missing_and_writes_json(demo: Path, tmp_path: Path, 
     report = json.loads(out.read_text())
     assert report["benchmark"] == "demo_vqa"
     assert report["missing_question_ids"] == ["3"]
+    assert report["per_question"] == {"0": 1.0, "1": 0.0, "2": 1.0, "3": 0.0}
+    assert report["metric_options"] == {}
     assert report["scores"] == {
         "accuracy": 0.5,
         "accuracy[question_type=colour]": 0.5,
@@ -159,3 +161,70 @@ def test_round_trip_on_a_real_demo_world(tmp_path: Path, capsys) -> None:
     assert json.loads(out.read_text())["scores"]["accuracy"] == 1.0
     assert main(["demo_vqa", str(write_jsonl(tmp_path / "vqa.jsonl", answers)), str(demo), "--out", str(out)]) == 0
     assert json.loads(out.read_text())["scores"]["accuracy"] == 1.0
+
+
+def write_vqav2_val(folder: Path, answers: dict[int, list[str]]) -> Path:
+    """A VQAv2 val2014 question / annotation pair; ``answers``: question id -> the ten answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "v2_OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps({
+        "data_subtype": "val2014",
+        "questions": [{"image_id": qid, "question": "?", "question_id": qid} for qid in answers],
+    }))
+    (folder / "v2_mscoco_val2014_annotations.json").write_text(json.dumps({"annotations": [
+        {"question_id": qid, "image_id": qid, "question_type": "what", "answer_type": "other",
+         "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(given)]}
+        for qid, given in answers.items()
+    ]}))
+    return folder
+
+
+def test_cli_vqa_official_mode_and_per_question(tmp_path: Path, capsys) -> None:
+    folder = write_vqav2_val(tmp_path / "vqav2", {1: ["yes"] * 10, 2: ["2", "two."] + ["3"] * 8})
+    predictions = write_jsonl(tmp_path / "preds.jsonl", [{"question_id": 1, "prediction": "Yes"},
+                                                         {"question_id": 2, "prediction": "Two"}])
+    out = tmp_path / "scores.json"
+    assert main(["vqav2", str(predictions), str(folder), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["scores"]["accuracy"] == pytest.approx((1.0 + 0.6) / 2)
+    assert report["per_question"] == {"1": 1.0, "2": pytest.approx(0.6)}
+    # official script: all ten agree -> "Yes" is compared unprocessed with "yes" -> 0
+    assert main(["vqav2", str(predictions), str(folder), "--vqa-mode", "official", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["metric_options"] == {"mode": "official"}
+    assert report["scores"]["accuracy"] == pytest.approx(0.6 / 2)
+    assert report["per_question"] == {"1": 0.0, "2": pytest.approx(0.6)}
+    capsys.readouterr()
+    assert main(["demo_vqa", str(predictions), str(tmp_path), "--vqa-mode", "official"]) == 2
+    assert "--vqa-mode applies to VQA-accuracy benchmarks, not demo_vqa" in capsys.readouterr().err
+
+
+def test_cli_chartqa_digit_commas_option(tmp_path: Path, capsys) -> None:
+    test = tmp_path / "chartqa" / "test"
+    test.mkdir(parents=True)
+    (test / "test_human.json").write_text(json.dumps([{"imgname": "a.png", "query": "?", "label": "1000"}]))
+    (test / "test_augmented.json").write_text(json.dumps([{"imgname": "b.png", "query": "?", "label": "Brazil"}]))
+    predictions = write_jsonl(tmp_path / "preds.jsonl", [{"question_id": "human/0", "prediction": "1,000"},
+                                                         {"question_id": "augmented/0", "prediction": "brazil"}])
+    out = tmp_path / "scores.json"
+    assert main(["chartqa", str(predictions), str(test), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["per_question"] == {"human/0": 0.0, "augmented/0": 1.0}
+    assert report["scores"]["relaxed_accuracy[mean over subset]"] == 0.5
+    assert main(["chartqa", str(predictions), str(test), "--remove-digit-commas", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["metric_options"] == {"remove_digit_commas": True}
+    assert report["per_question"] == {"human/0": 1.0, "augmented/0": 1.0}
+    capsys.readouterr()
+    assert main(["vqav2", str(predictions), str(tmp_path), "--remove-digit-commas"]) == 2
+    assert "--remove-digit-commas applies to relaxed accuracy (chartqa), not vqav2" in capsys.readouterr().err
+
+
+def test_per_question_scores_match_the_totals() -> None:
+    samples = [EvalSample(f"q{i}", [], "", label, {}) for i, label in enumerate(("yes", "no", "yes"))]
+    predictions = {"q0": "Yes", "q1": "Yes"}   # q2 missing
+    assert per_question_scores("pope", predictions, samples) == {"q0": 1.0, "q1": 0.0, "q2": 0.0}
+    assert score_predictions("pope", predictions, samples)["accuracy"] == pytest.approx(1 / 3)
+    docs = [EvalSample("d0", [], "", ["abcd"], {})]
+    assert per_question_scores("docvqa", {"d0": "abxy"}, docs) == {"d0": 0.5}
+    with pytest.raises(ScoringError, match="no ground truth"):
+        per_question_scores("pope", {}, [EvalSample("q", [], "", None, {})])

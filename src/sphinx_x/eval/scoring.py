@@ -1,7 +1,8 @@
 """Scoring a benchmark's predictions with its metric: overall, per group, with missing answers.
 
 ``score_predictions`` is what both ``sphinx-x-score`` and the evaluation loop call, so offline and
-in-loop numbers are computed the same way.
+in-loop numbers are computed the same way; ``per_question_scores`` gives each question's own score
+under the same metric and options, to trace a total back to its questions.
 """
 
 from __future__ import annotations
@@ -65,15 +66,9 @@ def _compute(spec: BenchmarkSpec, predictions: list[str | None], targets: list[A
     return {name: float(value) for name, value in metric.compute().items()}
 
 
-def score_predictions(benchmark: str | BenchmarkSpec, predictions: Mapping[Any, str],
-                      samples: Sequence[EvalSample], **metric_options: Any) -> dict[str, float]:
-    """Scores of ``predictions`` (question_id -> generated text) on ``samples``.
-
-    Keys: the metric's scores; ``"<score>[<key>=<value>]"`` for each group of the benchmark's
-    ``group_by`` meta keys; ``"<score>[mean over <key>]"`` where the benchmark averages groups;
-    ``"n_samples"`` and ``"n_missing"``. Missing predictions are scored as wrong. ``metric_options``
-    go to the metric (e.g. ``side``/``grid``/``anchor`` for REC).
-    """
+def _prepare(benchmark: str | BenchmarkSpec, predictions: Mapping[Any, str], samples: Sequence[EvalSample],
+             ) -> tuple[BenchmarkSpec, list[str | None], list[str], list[Any]]:
+    """The spec, aligned predictions, missing ids and targets; raises where nothing can be scored."""
     spec = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
     if not samples:
         raise ScoringError(f"{spec.name}: no samples to score")
@@ -82,7 +77,29 @@ def score_predictions(benchmark: str | BenchmarkSpec, predictions: Mapping[Any, 
         raise ScoringError(f"{spec.name}: {unlabelled} of {len(samples)} samples have no ground truth "
                            f"(a test split without public answers?); write the server file instead")
     aligned, missing = align(predictions, samples)
-    targets = [sample.target for sample in samples]
+    return spec, aligned, missing, [sample.target for sample in samples]
+
+
+def per_question_scores(benchmark: str | BenchmarkSpec, predictions: Mapping[Any, str],
+                        samples: Sequence[EvalSample], **metric_options: Any) -> dict[str, float]:
+    """``{question_id: score}`` in sample order: each question's score under the benchmark's metric
+    (``metric.score_each``) with ``metric_options``; a missing prediction scores 0.0."""
+    spec, aligned, _, targets = _prepare(benchmark, predictions, samples)
+    each = spec.metric(**metric_options).score_each(aligned, targets)
+    return {sample.question_id: float(score) for sample, score in zip(samples, each, strict=True)}
+
+
+def score_predictions(benchmark: str | BenchmarkSpec, predictions: Mapping[Any, str],
+                      samples: Sequence[EvalSample], **metric_options: Any) -> dict[str, float]:
+    """Scores of ``predictions`` (question_id -> generated text) on ``samples``.
+
+    Keys: the metric's scores; ``"<score>[<key>=<value>]"`` for each group of the benchmark's
+    ``group_by`` meta keys; ``"<score>[mean over <key>]"`` where the benchmark averages groups;
+    ``"n_samples"`` and ``"n_missing"``. Missing predictions are scored as wrong. ``metric_options``
+    go to the metric (e.g. ``side``/``grid``/``anchor`` for REC, ``mode="official"`` for VQA
+    accuracy, ``remove_digit_commas=True`` for ChartQA's relaxed accuracy).
+    """
+    spec, aligned, missing, targets = _prepare(benchmark, predictions, samples)
     scores = _compute(spec, aligned, targets, metric_options)
     for key in spec.group_by:
         groups: dict[str, list[int]] = {}
