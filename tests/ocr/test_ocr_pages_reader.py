@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from sphinx_x.data.geometry import ImageFrame, write_regions
-from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.sources.base import RejectLog, SourceSpec, iter_source
-from sphinx_x.engines.ocr.prompts import OCR_POOLS
+from sphinx_x.data.prompts import OCR_POOLS, PromptPool
+from sphinx_x.data.records import RejectLog
+from sphinx_x.data.sources.base import SourceSpec, iter_source
 
 
 def spec(path: Path, **options) -> SourceSpec:

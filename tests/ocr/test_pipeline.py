@@ -17,12 +17,13 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from sphinx_x.data.ocr.shards import DONE, REJECTS
 from sphinx_x.data.records import validate_record
 from sphinx_x.engines.ocr import pipeline
 from sphinx_x.engines.ocr.config import OcrConfig
 from sphinx_x.engines.ocr.pipeline import build, discover
 from sphinx_x.engines.ocr.pipeline import process_pdf as _process_pdf
-from sphinx_x.engines.ocr.shards import DONE, LOCK, REJECTS
+from sphinx_x.engines.ocr.shard_writer import LOCK
 
 from .pdfs import CFG, KNOWN, KNOWN_AT, KNOWN_SIZE, simple_pdf
 

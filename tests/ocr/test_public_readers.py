@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.sources.base import RejectLog, SourceSpec, iter_source
-from sphinx_x.engines.ocr.prompts import OCR_POOLS
+from sphinx_x.data.prompts import OCR_POOLS, PromptPool
+from sphinx_x.data.records import RejectLog
+from sphinx_x.data.sources.base import SourceSpec, iter_source
 
 SPOT = "<image>\n" + OCR_POOLS["text_spotting"][0]
 LAYOUT = "<image>\n" + OCR_POOLS["layout_blocks"][0]

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sphinx_x.data.prompts import PromptPool
-from sphinx_x.engines.ocr.answers import clean_text, labelled_regions
+from sphinx_x.data.boxes import transform_box
+from sphinx_x.data.ocr.answers import clean_text, labelled_regions
+from sphinx_x.data.ocr.chunks import exclusive_chunks
+from sphinx_x.data.ocr.reading_order import reading_order, row_order
+from sphinx_x.data.prompts import OCR_POOLS, PromptPool
 from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.layout import exclusive_chunks, reading_order, row_order, transform_box
-from sphinx_x.engines.ocr.prompts import OCR_POOLS, ocr_prompt_pool
 from sphinx_x.engines.ocr.quality import char_stats, text_hash, text_verdict
 from sphinx_x.engines.ocr.render import encode_png
 
@@ -98,8 +99,7 @@ def test_answer_format_and_reserved_markup() -> None:
 
 def test_prompt_pools_merge_and_keep_verbatim_first() -> None:
     assert OCR_POOLS["text_spotting"][0] == "Detect all texts and provide their bounding box coordinates."
-    base = PromptPool({"text_spotting": ["custom"]}, seed=3, fixed=True)
-    merged = ocr_prompt_pool(base)
+    merged = PromptPool({"text_spotting": ["custom"]}, seed=3, fixed=True)
     assert merged.pick("text_spotting") == "custom" and merged.pick("ocr_page") == OCR_POOLS["ocr_page"][0]
     assert merged.seed == 3 and merged.fixed
 

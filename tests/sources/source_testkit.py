@@ -13,12 +13,11 @@ import sphinx_x.conf
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import REGION_PATTERN, Record, RecordError, validate_record
 from sphinx_x.data.sources import READERS, SourceSpec
-from sphinx_x.data.task_prompts import TASK_PROMPTS
 
 CONF = Path(sphinx_x.conf.__file__).parent
 SOURCE_CONFIGS = CONF / "data" / "source"
 # fixed=True: every task uses its first (verbatim) prompt, so tests can spell records out.
-PROMPTS = PromptPool(pools=TASK_PROMPTS, fixed=True)
+PROMPTS = PromptPool(fixed=True)
 
 
 def load_spec(name: str, data_root: Path, **options: Any) -> SourceSpec:

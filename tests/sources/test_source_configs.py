@@ -7,8 +7,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from source_testkit import CONF, PROMPTS, SOURCE_CONFIGS, load_spec, write_json
 
+from sphinx_x.data.records import RejectLog
 from sphinx_x.data.sources import READERS
-from sphinx_x.data.sources.base import GROUPS, RejectLog, load_source
+from sphinx_x.data.sources.base import GROUPS, load_source
 
 MIXTURES = {"language": "language", "vision": "vision", "vl": "vl"}
 # Readers whose instruction is the pool named by the config's `task`.

@@ -1,4 +1,9 @@
-"""Task instruction pools: the papers' verbatim prompts first, then paraphrases.
+"""Every task's instruction pool, in one registry, and the deterministic choice of a prompt.
+
+:data:`DEFAULT_POOLS` registers every pool: the papers' tasks (:data:`PAPER_POOLS`, verbatim SPHINX
+prompts first, then paraphrases), dataset tasks the papers give no verbatim prompt for
+(:data:`DATASET_POOLS`) and the OCR tasks (:data:`OCR_POOLS`). A :class:`PromptPool` is that registry
+with a run's own pools on top (theirs win): the one way pools are merged.
 
 A prompt is picked deterministically from ``(seed, key)`` so that a rebuilt dataset is identical;
 ``fixed=True`` always takes the first (verbatim) prompt, for Lynx's "diverse prompts" ablation.
@@ -10,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 
 # Verbatim SPHINX prompts come first in every pool (PAPER_NOTES.md).
-DEFAULT_POOLS: dict[str, list[str]] = {
+PAPER_POOLS: dict[str, list[str]] = {
     "vqa": [
         "Answer the question using a single word or phrase.",
         "Reply with a single word or a short phrase.",
@@ -76,9 +81,86 @@ DEFAULT_POOLS: dict[str, list[str]] = {
     ],
 }
 
+# Dataset tasks the papers give no verbatim prompt for.
+DATASET_POOLS: dict[str, list[str]] = {
+    # Key information extraction (DeepForm, KleisterCharity): {field} is the field name in words.
+    "kie": [
+        "What is the value for the {field}?",
+        "What is the {field} in this document?",
+        "Extract the {field} from the document.",
+    ],
+    # Table fact verification (TabFact): the answer is "Yes" or "No".
+    "table_fact": [
+        "Is the following statement supported by the table? {statement} Answer yes or no.",
+        "According to the table, is this statement true? {statement} Answer yes or no.",
+        "Verify the statement against the table: {statement} Answer yes or no.",
+    ],
+    # Abstractive reading comprehension (VisualMRC): answers are full sentences.
+    "sentence_qa": [
+        "Answer the question with a complete sentence.",
+        "Reply in one full sentence.",
+        "Give a short answer written as a complete sentence.",
+    ],
+}
+
+# OCR tasks (readers of OCR datasets and the PDF engine). Fields: ``{box}`` is a ``<region:K>``
+# placeholder, ``{text}`` a quoted piece of page text.
+OCR_POOLS: dict[str, list[str]] = {
+    "ocr_page": [
+        "Read all the text in the image.",
+        "Transcribe all the text on this page in reading order.",
+        "What is written in this document? Give the full text in reading order.",
+        "Perform OCR on this page and output its text.",
+    ],
+    "ocr_region": [
+        "Read the text inside {box}.",
+        "What text is written in the region {box}?",
+        "Transcribe the text in {box}.",
+        "Give the text contained in {box}.",
+    ],
+    "text_spotting": [
+        "Detect all texts and provide their bounding box coordinates.",
+        "Find every line of text in the image and give its bounding box.",
+        "Spot all the text in the image: write each text line followed by its bounding box.",
+    ],
+    "text_spotting_region": [
+        "Detect all texts inside {box} and provide their bounding box coordinates.",
+        "Find every line of text inside {box} and give its bounding box.",
+        "Spot all the text in the region {box}: write each text line followed by its bounding box.",
+    ],
+    "text_grounding": [
+        "Where is the text \"{text}\"? Answer with its bounding box.",
+        "Locate the text \"{text}\" in the image and give its bounding box.",
+        "Please provide the bounding box coordinate of the text \"{text}\".",
+    ],
+    "layout_blocks": [
+        "Detect all layout elements in the document and provide their categories and bounding box coordinates.",
+        "Find every layout block on this page and give its category and bounding box.",
+        "Analyse the page layout: list each block's category with its bounding box.",
+    ],
+    "layout_blocks_region": [
+        "Detect all layout elements inside {box} and provide their categories and bounding box coordinates.",
+        "Find every layout block inside {box} and give its category and bounding box.",
+    ],
+}
+
+
+def _register(*groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The groups' pools in one dict; a task registered twice is an error (one pool per task)."""
+    pools: dict[str, list[str]] = {}
+    for group in groups:
+        if twice := sorted(set(pools) & set(group)):
+            raise ValueError(f"prompt pools registered twice: {twice}")
+        pools.update(group)
+    return pools
+
+
+DEFAULT_POOLS: dict[str, list[str]] = _register(PAPER_POOLS, DATASET_POOLS, OCR_POOLS)
+
 
 class PromptPool:
-    """Chooses an instruction for a task, deterministically from ``(seed, key)``."""
+    """Chooses an instruction for a task, deterministically from ``(seed, key)``; ``pools`` are added
+    to (and override) the registry :data:`DEFAULT_POOLS`."""
 
     def __init__(self, pools: Mapping[str, list[str]] | None = None, seed: int = 0, fixed: bool = False):
         self.pools = {**DEFAULT_POOLS, **{k: list(v) for k, v in (pools or {}).items()}}

@@ -10,11 +10,17 @@ A Record is a plain dict::
 ``<image>`` in a user message marks where image k goes (k-th occurrence -> ``images[k]``).
 ``<region:K>`` in any message is replaced at tokenisation by ``regions[K]`` written in the model's
 frame (see :mod:`sphinx_x.data.geometry`). Region coordinates are in original image pixels.
+
+A sample that breaks the contract is a :class:`RecordError` with a short reason; :class:`RejectLog`
+counts them per source and writes them to the rejects file, so bad input is skipped, never lost.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 IMAGE_TOKEN = "<image>"
@@ -33,6 +39,31 @@ class RecordError(ValueError):
         self.record_id = record_id
         where = f" (record {record_id})" if record_id else ""
         super().__init__(f"{reason}{where}: {detail}" if detail else f"{reason}{where}")
+
+
+class RejectLog:
+    """Counts rejected records per (source, reason) and appends them to a JSONL file."""
+
+    def __init__(self, path: str | Path | None = None, strict: bool = False):
+        self.path = Path(path) if path else None
+        self.strict = strict
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, source: str, error: RecordError) -> None:
+        if self.strict:
+            raise error
+        self.counts[(source, error.reason)] += 1
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps({"source": source, "id": error.record_id, "reason": error.reason,
+                                    "detail": error.detail}) + "\n")
+
+    def per_source(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for (source, _), n in self.counts.items():
+            totals[source] += n
+        return dict(totals)
 
 
 def make_record(

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record, RecordError, validate_record
+from sphinx_x.data.records import Record, RecordError, RejectLog, validate_record
 
 log = logging.getLogger(__name__)
 
@@ -58,31 +57,6 @@ class SourceSpec:
 
     def resolve_image(self, relative: str) -> str:
         return str(Path(self.image_root) / relative) if self.image_root else relative
-
-
-class RejectLog:
-    """Counts rejected records per (source, reason) and appends them to a JSONL file."""
-
-    def __init__(self, path: str | Path | None = None, strict: bool = False):
-        self.path = Path(path) if path else None
-        self.strict = strict
-        self.counts: Counter[tuple[str, str]] = Counter()
-
-    def add(self, source: str, error: RecordError) -> None:
-        if self.strict:
-            raise error
-        self.counts[(source, error.reason)] += 1
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as f:
-                f.write(json.dumps({"source": source, "id": error.record_id, "reason": error.reason,
-                                    "detail": error.detail}) + "\n")
-
-    def per_source(self) -> dict[str, int]:
-        totals: Counter[str] = Counter()
-        for (source, _), n in self.counts.items():
-            totals[source] += n
-        return dict(totals)
 
 
 def iter_source(spec: SourceSpec, prompts: PromptPool, rejects: RejectLog) -> Iterator[Record]:

@@ -8,7 +8,6 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import IMAGE_TOKEN, Record, RecordError, conversation, make_record
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.coco_json import CocoFile, image_file
-from sphinx_x.data.task_prompts import with_task_prompts
 
 
 @register_reader("coco_captions")
@@ -16,7 +15,6 @@ def read_coco_captions(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record
     """COCO ``captions_*.json`` (``images`` with ``file_name``; ``annotations`` [{``id``, ``image_id``,
     ``caption``}]): one record per caption, the ``task`` prompt (``caption``) answered by the caption.
     Images under ``image_root``."""
-    prompts = with_task_prompts(prompts)
     coco = CocoFile.load(spec.path)
     for entry in coco.annotated_images(spec.name):
         if isinstance(entry, RecordError):

@@ -54,14 +54,3 @@ def image_file(image: dict[str, Any], rid: str) -> str:
     if image.get("coco_url"):
         return "/".join(str(image["coco_url"]).rstrip("/").split("/")[-2:])
     raise RecordError("missing_field", "file_name or coco_url", rid)
-
-
-def image_size(image: dict[str, Any], rid: str) -> tuple[float, float]:
-    """(width, height) as written in the annotation file."""
-    try:
-        width, height = float(image["width"]), float(image["height"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise RecordError("missing_field", "image width/height", rid) from e
-    if width <= 0 or height <= 0:
-        raise RecordError("bad_image_size", f"{width}x{height}", rid)
-    return width, height

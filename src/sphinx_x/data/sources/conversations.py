@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PIL import Image
-
 from sphinx_x.data.geometry import BOX_PATTERN
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import IMAGE_TOKEN, Record, RecordError, make_record
 from sphinx_x.data.sources.base import SourceSpec, read_json_or_jsonl, register_reader
+from sphinx_x.data.sources.image_size import image_size
 
 ROLE_NAMES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
               "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "system": "system"}
@@ -80,7 +79,7 @@ def read_llava(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Recor
         if images and n_tokens == 0 and messages:
             messages[0]["content"] = IMAGE_TOKEN + "\n" + messages[0]["content"]
         paths = [spec.resolve_image(p) for p in images]
-        size = image_size(paths[0], rid) if paths and box_format == "normalized_original" else None
+        size = image_size(rid, file=paths[0]) if paths and box_format == "normalized_original" else None
         regions = boxes_to_regions(messages, box_format, size)
         return make_record(f"{spec.name}/{rid}", spec.name, spec.task, messages, paths, regions)
 
@@ -97,12 +96,3 @@ def read_sharegpt(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Re
         return make_record(f"{spec.name}/{rid}", spec.name, spec.task, messages)
 
     return convert_each(spec, convert)
-
-
-def image_size(path: str, rid: str) -> tuple[int, int]:
-    """(width, height) from the file header; a missing or unreadable image is a RecordError."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError) as e:
-        raise RecordError("unreadable_image", f"{path}: {e}", rid) from e

@@ -8,21 +8,18 @@ characters becomes several records about exclusive regions (see docs/ocr.md).
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
+from sphinx_x.data.boxes import Box, union_box
+from sphinx_x.data.ocr.labelled_boxes import labelled_box_records
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.dialogue import labelled_box_records
-from sphinx_x.engines.ocr.layout import Box, clip_box, reading_order, row_order, union_box
-from sphinx_x.engines.ocr.prompts import ocr_prompt_pool
+from sphinx_x.data.sources.image_size import image_size
+from sphinx_x.data.sources.ocr_records import box_limits, ordered_box_records, page_box
 
 DOCBANK_SPECIAL = ("##LTFigure##", "##LTLine##")
 
@@ -37,29 +34,28 @@ def read_coco_layout(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record |
     by_image: dict[Any, list[dict]] = defaultdict(list)
     for ann in data.get("annotations", []):
         by_image[ann["image_id"]].append(ann)
-    pool = ocr_prompt_pool(prompts)
     for image in data["images"]:
         rid = f"{spec.name}/{image['id']}"
         try:
-            yield from _coco_image(spec, pool, rid, image, by_image.get(image["id"], []), names)
+            yield from _coco_image(spec, prompts, rid, image, by_image.get(image["id"], []), names)
         except RecordError as e:
             yield e
 
 
-def _coco_image(spec: SourceSpec, pool: PromptPool, rid: str, image: dict, anns: list[dict],
+def _coco_image(spec: SourceSpec, prompts: PromptPool, rid: str, image: dict, anns: list[dict],
                 names: dict[Any, str]) -> list[Record]:
     if not anns:
         raise RecordError("no_annotations", image.get("file_name", ""), rid)
     path = spec.resolve_image(image["file_name"])
-    width, height = (image["width"], image["height"]) if "width" in image else image_size(path, rid)
+    width, height = image_size(rid, file=path, declared=image)
     boxes, labels = [], []
     for ann in anns:
         if ann["category_id"] not in names:
             raise RecordError("unknown_category", str(ann["category_id"]), rid)
         x, y, w, h = ann["bbox"]
-        boxes.append(checked_box((x, y, x + w, y + h), width, height, rid, spec.options))
+        boxes.append(page_box(spec, (x, y, x + w, y + h), (width, height), rid))
         labels.append(names[ann["category_id"]])
-    return ordered_box_records(spec, pool, rid, path, boxes, labels, "layout_blocks", {"image_size": [width, height]})
+    return ordered_box_records(spec, prompts, rid, path, boxes, labels, "layout_blocks", {"image_size": [width, height]})
 
 
 def category_name(name: str, options: dict[str, Any] | None) -> str:
@@ -81,27 +77,26 @@ def read_docbank(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
     root = Path(spec.path)
     files = sorted(root.rglob("*.txt")) if root.is_dir() else [root]
     suffix = spec.options.get("image_suffix", "_ori.jpg")
-    pool = ocr_prompt_pool(prompts)
     for txt in files:
         rid = f"{spec.name}/{txt.stem}"
         try:
             path = spec.resolve_image(txt.stem + suffix)
-            width, height = image_size(path, rid)
-            tokens = _docbank_tokens(txt, width, height, rid, spec.options)
+            width, height = image_size(rid, file=path)
+            tokens = _docbank_tokens(spec, txt, width, height, rid)
             if not tokens:
                 raise RecordError("no_annotations", txt.name, rid)
             lines = _docbank_lines([t for t in tokens if t[0] not in DOCBANK_SPECIAL])
             meta = {"image_size": [width, height]}
             if spec.task == "layout":
                 blocks = _docbank_blocks(lines) + [(b, lab) for tok, b, lab in tokens if tok == "##LTFigure##"]
-                yield from ordered_box_records(spec, pool, rid, path, [b for b, _ in blocks],
+                yield from ordered_box_records(spec, prompts, rid, path, [b for b, _ in blocks],
                                                [lab for _, lab in blocks], "layout_blocks", meta)
             else:
                 if not lines:
                     raise RecordError("no_text", txt.name, rid)
                 yield from labelled_box_records(rid, spec.name, spec.task, path, [ln[1] for ln in lines],
-                                                [" ".join(ln[0]) for ln in lines], "text_spotting", pool,
-                                                *_limits(spec), meta, {"labels": [ln[2] for ln in lines]})
+                                                [" ".join(ln[0]) for ln in lines], "text_spotting", prompts,
+                                                *box_limits(spec), meta, {"labels": [ln[2] for ln in lines]})
         except RecordError as e:
             yield e
 
@@ -109,7 +104,7 @@ def read_docbank(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
 Token = tuple[str, Box, str]  # (text, pixel box, label)
 
 
-def _docbank_tokens(txt: Path, width: int, height: int, rid: str, options: dict) -> list[Token]:
+def _docbank_tokens(spec: SourceSpec, txt: Path, width: int, height: int, rid: str) -> list[Token]:
     tokens = []
     for n, line in enumerate(txt.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -124,7 +119,7 @@ def _docbank_tokens(txt: Path, width: int, height: int, rid: str, options: dict)
         if not fields[0].strip():
             continue
         box = (x0 * width / 1000, y0 * height / 1000, x1 * width / 1000, y1 * height / 1000)
-        tokens.append((fields[0], checked_box(box, width, height, rid, options), fields[-1].strip()))
+        tokens.append((fields[0], page_box(spec, box, (width, height), rid), fields[-1].strip()))
     return tokens
 
 
@@ -155,46 +150,3 @@ def _docbank_blocks(lines: list[tuple[list[str], Box, str]]) -> list[tuple[Box, 
                 continue
         blocks.append((box, label))
     return blocks
-
-
-# -------------------------------------------------------------------------------------- shared
-def ordered_box_records(spec: SourceSpec, pool: PromptPool, rid: str, image: str, boxes: Sequence[Box],
-                        labels: Sequence[str], prompt_pool: str, meta: dict[str, Any],
-                        unit_meta: dict[str, Sequence[Any]] | None = None, rows: bool = False) -> list[Record]:
-    """Labelled boxes sorted into reading order (XY-cut for documents, rows for scene text), as one
-    or more records."""
-    order = row_order(boxes) if rows else reading_order(boxes)
-    extra = {k: [v[i] for i in order] for k, v in (unit_meta or {}).items()}
-    return labelled_box_records(rid, spec.name, spec.task, image, [boxes[i] for i in order],
-                                [labels[i] for i in order], prompt_pool, pool, *_limits(spec), meta, extra)
-
-
-def image_size(path: str, rid: str) -> tuple[int, int]:
-    """(width, height) from the image header; a missing or unreadable image is a RecordError."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise RecordError("missing_image", path, rid) from None
-    except OSError as e:
-        raise RecordError("corrupt_image", f"{path}: {e}", rid) from None
-
-
-def checked_box(box: Sequence[float], width: float, height: float, rid: str, options: dict | None = None) -> Box:
-    """``box`` clipped to the image; a box more than ``options.box_tolerance`` (default 2% of the
-    long side) outside, or empty after clipping, is a RecordError for the whole image."""
-    if not all(math.isfinite(float(v)) for v in box):
-        raise RecordError("bad_box", str(list(box)), rid)
-    tol = (options or {}).get("box_tolerance", 0.02 * max(width, height))
-    if box[0] < -tol or box[1] < -tol or box[2] > width + tol or box[3] > height + tol:
-        raise RecordError("box_outside_image", f"{[round(float(v), 2) for v in box]} in {width}x{height}", rid)
-    clipped = clip_box(box, width, height)
-    if clipped[2] - clipped[0] <= 0 or clipped[3] - clipped[1] <= 0:
-        raise RecordError("degenerate_box", str([round(float(v), 2) for v in box]), rid)
-    return clipped
-
-
-def _limits(spec: SourceSpec) -> tuple[int, int]:
-    defaults = OcrConfig()
-    return (int(spec.options.get("max_regions", defaults.max_regions)),
-            int(spec.options.get("max_chars", defaults.max_chars)))

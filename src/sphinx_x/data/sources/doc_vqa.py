@@ -12,7 +12,6 @@ from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, read_json_or_jsonl, register_reader
 from sphinx_x.data.sources.dialogue import answer_of, ask, required
 from sphinx_x.data.sources.vqa import Question, grouped_questions, load_json
-from sphinx_x.data.task_prompts import with_task_prompts
 
 
 def _first_answer(item: dict[str, Any], rid: str) -> str:
@@ -28,7 +27,6 @@ def read_docvqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Reco
     ``documents/<doc>.png``, ``answers``}]) and InfographicsVQA ``infographicVQA_train_v1.0.json``
     (the same with ``image_local_name``). The answer is the first of ``answers``; images under
     ``image_root``."""
-    prompts = with_task_prompts(prompts)
 
     def convert(q: dict[str, Any], n: int) -> Question:
         image = q.get("image") or q.get("image_local_name")
@@ -46,7 +44,6 @@ def read_chartqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
     """ChartQA split folder (``ChartQA Dataset/train``): ``options.files`` (default ``train_human.json``
     and ``train_augmented.json``: [{``imgname``, ``query``, ``label``}]) and the charts in ``png/``
     (``image_root`` overrides)."""
-    prompts = with_task_prompts(prompts)
     root = Path(spec.path)
     image_root = Path(spec.image_root) if spec.image_root else root / "png"
     files = list(spec.options.get("files", ["train_human.json", "train_augmented.json"]))
@@ -66,7 +63,6 @@ def read_chartqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
 def read_dvqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """DVQA ``qa/train_qa.json``: [{``image``, ``question``, ``answer``, ``question_id``}]; bar charts
     under ``image_root`` (``images``)."""
-    prompts = with_task_prompts(prompts)
 
     def convert(q: dict[str, Any], n: int) -> Question:
         rid = f"{spec.name}/{q.get('image')}/q{q.get('question_id', n)}"
@@ -82,7 +78,6 @@ def read_visualmrc(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | R
     """VisualMRC JSON list or JSONL: [{``id``, ``image_filename``, ``qa_data`` [{``question``:
     {``text``}, ``answer``: {``text``}}], ``bounding_boxes``}]; screenshots under ``image_root``.
     Answers are abstractive sentences (``task: sentence_qa``)."""
-    prompts = with_task_prompts(prompts)
 
     def items() -> Iterator[Any]:
         for page in read_json_or_jsonl(spec.path):

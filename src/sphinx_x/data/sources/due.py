@@ -27,7 +27,6 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, read_json_or_jsonl, register_reader
 from sphinx_x.data.sources.dialogue import ask, qa_records, required
-from sphinx_x.data.task_prompts import with_task_prompts
 
 STYLES = ("qa", "kie", "fact")
 FACT_ANSWERS = {"1": "Yes", "true": "Yes", "entailed": "Yes", "yes": "Yes",
@@ -37,7 +36,6 @@ FACT_ANSWERS = {"1": "Yes", "true": "Yes", "entailed": "Yes", "yes": "Yes",
 @register_reader("due")
 def read_due(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """DUE ``document.jsonl`` (see the module docstring); one dialogue per document."""
-    prompts = with_task_prompts(prompts)
     style = spec.options.get("style", "qa")
     if style not in STYLES:
         raise ValueError(f"data.sources.{spec.name}.options.style must be one of {STYLES}, got {style!r}")

@@ -21,31 +21,33 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+from sphinx_x.data.boxes import Box
+from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.dialogue import ImageDialogue, clip_box, named, tasks_option
+from sphinx_x.data.sources.checked_boxes import checked_box
+from sphinx_x.data.sources.dialogue import named, tasks_option
 from sphinx_x.data.sources.grounding import GROUNDING_TASKS, Referent, referent_records
-from sphinx_x.data.task_prompts import with_task_prompts
 
 PHRASE = re.compile(r"\[/EN#(\d+)(?:/[^\s\]]+)*\s+([^\]]*)\]")
 FLICKR_TASKS = ("grounded_caption", *GROUNDING_TASKS)
 
 
-def parse_boxes(xml_path: Path, rid: str) -> tuple[tuple[float, float], dict[str, list[list[float]]]]:
+def parse_boxes(xml_path: Path, rid: str) -> tuple[tuple[float, float], dict[str, list[Box]]]:
     """((width, height), {entity id: [pixel boxes]}) from one Annotations XML file."""
     try:
         root = ET.parse(xml_path).getroot()
         size = (float(root.findtext("size/width", "")), float(root.findtext("size/height", "")))
     except (ET.ParseError, ValueError) as e:
         raise RecordError("unreadable_annotation", f"{xml_path.name}: {e}", rid) from e
-    boxes: dict[str, list[list[float]]] = {}
+    boxes: dict[str, list[Box]] = {}
     for obj in root.iter("object"):
         bndbox = obj.find("bndbox")
         if bndbox is None:
             continue
         coords = [bndbox.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")]
-        box = clip_box(coords, size, rid)
+        box = checked_box(coords, size, rid, decimals=2)
         for name in obj.iter("name"):
             boxes.setdefault((name.text or "").strip(), []).append(box)
     return size, boxes
@@ -54,7 +56,6 @@ def parse_boxes(xml_path: Path, rid: str) -> tuple[tuple[float, float], dict[str
 @register_reader("flickr30k_entities")
 def read_flickr30k_entities(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """Flickr30k Entities release folder (see the module docstring)."""
-    prompts = with_task_prompts(prompts)
     tasks = tasks_option(spec, ("grounded_caption", "rec"), FLICKR_TASKS)
     root = Path(spec.path)
     split_file = root / f"{spec.options.get('split', 'train')}.txt"
@@ -73,16 +74,16 @@ def read_flickr30k_entities(spec: SourceSpec, prompts: PromptPool) -> Iterator[R
         sentences = [s.strip() for s in sentences if s.strip()]
         if "grounded_caption" in tasks:
             for k, sentence in enumerate(sentences):
-                dialogue = ImageDialogue()
+                dialogue = ImageDialogue(f"{rid}/grounded_caption/{k}")
                 dialogue.add(prompts.pick("grounded_caption", f"{rid}:{k}"), _ground(sentence, boxes, dialogue))
-                yield dialogue.record(f"{rid}/grounded_caption/{k}", spec.name, "grounded_caption", path)
+                yield dialogue.record(spec.name, "grounded_caption", path)
         referents = _referents(sentences, boxes)
         for task in tasks:
             if task != "grounded_caption":
                 yield from referent_records(spec, prompts, image_id, path, referents, task)
 
 
-def _ground(sentence: str, boxes: dict[str, list[list[float]]], dialogue: ImageDialogue) -> str:
+def _ground(sentence: str, boxes: dict[str, list[Box]], dialogue: ImageDialogue) -> str:
     """The caption with each boxed phrase written ``<p>phrase</p> <region:K>``."""
 
     def replace(match: re.Match[str]) -> str:
@@ -95,7 +96,7 @@ def _ground(sentence: str, boxes: dict[str, list[list[float]]], dialogue: ImageD
     return re.sub(r"\s+([.,!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip()
 
 
-def _referents(sentences: list[str], boxes: dict[str, list[list[float]]]) -> list[Referent]:
+def _referents(sentences: list[str], boxes: dict[str, list[Box]]) -> list[Referent]:
     """One referent per boxed entity, in order of first mention, with its distinct phrases."""
     phrases: dict[str, list[str]] = {}
     for sentence in sentences:

@@ -19,12 +19,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sphinx_x.data.boxes import Box
+from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.coco_json import CocoFile, image_file, image_size
-from sphinx_x.data.sources.dialogue import ImageDialogue, box_from_xywh, chunked, tasks_option
-from sphinx_x.data.task_prompts import with_task_prompts
+from sphinx_x.data.sources.checked_boxes import box_from_xywh
+from sphinx_x.data.sources.coco_json import CocoFile, image_file
+from sphinx_x.data.sources.dialogue import chunked, tasks_option
+from sphinx_x.data.sources.image_size import image_size
 
 GROUNDING_TASKS = ("rec", "region_caption")
 
@@ -33,7 +36,7 @@ GROUNDING_TASKS = ("rec", "region_caption")
 class Referent:
     """Pixel boxes ``[x1, y1, x2, y2]`` and the descriptions that refer to them."""
 
-    boxes: list[list[float]]
+    boxes: list[Box]
     descriptions: list[str]
 
 
@@ -44,7 +47,7 @@ def referent_records(spec: SourceSpec, prompts: PromptPool, image_key: str, imag
     chosen = [[(r.boxes, r.descriptions[k]) for r in referents if len(r.descriptions) > k] for k in range(rounds)]
     chunks = [chunk for turns in chosen for chunk in chunked(turns, spec.options.get("max_turns"))]
     for n, chunk in enumerate(chunks):
-        dialogue = ImageDialogue()
+        dialogue = ImageDialogue(f"{spec.name}/{image_key}/{task}/{n}")
         for i, (boxes, text) in enumerate(chunk):
             where = ", ".join(dialogue.box(box) for box in boxes)
             key = f"{spec.name}/{image_key}/{task}/{n}:{i}"
@@ -52,7 +55,7 @@ def referent_records(spec: SourceSpec, prompts: PromptPool, image_key: str, imag
                 dialogue.add(prompts.pick("rec", key, description=text.rstrip(" .")), where)
             else:
                 dialogue.add(prompts.pick("region_caption", key, box=where), text)
-        yield dialogue.record(f"{spec.name}/{image_key}/{task}/{n}", spec.name, task, image)
+        yield dialogue.record(spec.name, task, image)
 
 
 @register_reader("refcoco")
@@ -66,7 +69,6 @@ def read_refcoco(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
     Options: ``split_by`` (``unc`` for RefCOCO/RefCOCO+, ``umd`` or ``google`` for RefCOCOg), ``splits``
     (default ``[train]``), ``tasks``, ``max_turns``.
     """
-    prompts = with_task_prompts(prompts)
     tasks = tasks_option(spec, GROUNDING_TASKS, GROUNDING_TASKS)
     root = Path(spec.path)
     with (root / f"refs({spec.options.get('split_by', 'unc')}).p").open("rb") as f:
@@ -84,7 +86,7 @@ def read_refcoco(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
         try:
             if image is None:
                 raise RecordError("unknown_image", f"refs refer to image {image_id!r}", rid)
-            size, path = image_size(image, rid), spec.resolve_image(image_file(image, rid))
+            size, path = image_size(rid, declared=image), spec.resolve_image(image_file(image, rid))
         except RecordError as error:
             yield error
             continue

@@ -15,7 +15,6 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.dialogue import ask, qa_records, required
-from sphinx_x.data.task_prompts import with_task_prompts
 
 LETTERS = "ABCDEFGH"
 
@@ -32,7 +31,6 @@ def read_ai2d(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Record
     {``answerTexts``, ``correctAnswer`` (index), ``questionId``}}) and ``images/<image>``.
     ``options.exclude`` names a file of image ids to leave out (the test split, e.g.
     ``ai2d_test_ids.csv``, one id per line)."""
-    prompts = with_task_prompts(prompts)
     root = Path(spec.path)
     image_root = Path(spec.image_root) if spec.image_root else root / "images"
     excluded = set(Path(spec.options["exclude"]).read_text().split()) if spec.options.get("exclude") else set()
@@ -71,7 +69,6 @@ def read_ai2d(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Record
 def read_geometry3k(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """Geometry3K (Inter-GPS release) split folder ``geometry3k/train/<id>/`` with ``data.json``
     (``id``, ``problem_text``, ``choices``, ``answer``: a letter) and ``img_diagram.png``."""
-    prompts = with_task_prompts(prompts)
     folders = [p for p in Path(spec.path).iterdir() if p.is_dir()]
     for folder in sorted(folders, key=lambda p: (len(p.name), p.name)):
         rid = f"{spec.name}/{folder.name}"

@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sphinx_x.data.image_dialogue import repick_prompts
+from sphinx_x.data.ocr.shards import SHARD_GLOB, committed_ends, committed_members, read_done
+from sphinx_x.data.ocr.task_names import TASK_NAMES
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.engines.ocr.dialogue import repick_prompts
-from sphinx_x.engines.ocr.prompts import ocr_prompt_pool
-from sphinx_x.engines.ocr.shards import SHARD_GLOB, committed_ends, read_done
-from sphinx_x.engines.ocr.tasks import TASK_NAMES
 
 _MARKER = ".complete"
 
@@ -35,7 +34,7 @@ def read_ocr_pages(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | R
     options = spec.options or {}
     tasks = _task_filter(options.get("tasks"))
     cache = Path(options.get("image_cache") or root / "image_cache")
-    pool = ocr_prompt_pool(prompts) if options.get("repick_prompts", True) else None
+    pool = prompts if options.get("repick_prompts", True) else None
     done = read_done(root)
     ends = committed_ends(done) if done else None
     for shard in sorted(root.glob(SHARD_GLOB)):
@@ -55,9 +54,7 @@ def _read_shard(shard: Path, end: int | None, cache: Path) -> Iterator[Record | 
     cache.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(shard, "r:") as tar:
-            for member in tar:
-                if end is not None and member.offset >= end:
-                    break
+            for member in committed_members(tar, end):
                 name = member.name
                 if name.endswith(".png") and extract:
                     _write_once(cache / name, tar.extractfile(member).read())

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.coco_json import CocoFile, image_file, image_size
-from sphinx_x.data.sources.dialogue import ImageDialogue, box_from_xywh, chunked, required
-from sphinx_x.data.task_prompts import with_task_prompts
+from sphinx_x.data.sources.checked_boxes import box_from_xywh
+from sphinx_x.data.sources.coco_json import CocoFile, image_file
+from sphinx_x.data.sources.dialogue import chunked, required
+from sphinx_x.data.sources.image_size import image_size
 
 
 @register_reader("coco_keypoints")
@@ -28,7 +30,6 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
 
     Options: ``min_visibility`` (default 1), ``min_keypoints`` (default 1), ``max_turns``.
     """
-    prompts = with_task_prompts(prompts)
     min_visibility = int(spec.options.get("min_visibility", 1))
     min_keypoints = int(spec.options.get("min_keypoints", 1))
     coco = CocoFile.load(spec.path)
@@ -39,7 +40,7 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
         image, annotations = entry
         rid = f"{spec.name}/{image['id']}"
         try:
-            size = image_size(image, rid)
+            size = image_size(rid, declared=image)
             path = spec.resolve_image(image_file(image, rid))
             persons = []
             for annotation in annotations:
@@ -53,11 +54,11 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
             yield error
             continue
         for n, chunk in enumerate(chunked(persons, spec.options.get("max_turns"))):
-            dialogue = ImageDialogue()
+            dialogue = ImageDialogue(f"{rid}/{spec.task}/{n}")
             for person_id, box, points in chunk:
                 question = prompts.pick(spec.task, f"{rid}:{person_id}", box=dialogue.box(box))
                 dialogue.add(question, "; ".join(f"<p>{name}</p> {dialogue.point(xy)}" for name, xy in points))
-            yield dialogue.record(f"{rid}/{spec.task}/{n}", spec.name, spec.task, path)
+            yield dialogue.record(spec.name, spec.task, path)
 
 
 def _keypoints(coco: CocoFile, annotation: dict[str, Any], min_visibility: int, rid: str

@@ -18,8 +18,8 @@ from pathlib import Path
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.doc_layout import checked_box, image_size, ordered_box_records
-from sphinx_x.engines.ocr.prompts import ocr_prompt_pool
+from sphinx_x.data.sources.image_size import image_size
+from sphinx_x.data.sources.ocr_records import ordered_box_records, page_box
 
 Item = tuple[str | None, list[float]]  # (transcription or None for "don't care", flat polygon)
 IMAGE_EXTENSIONS = (".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG", ".gif", ".bmp")
@@ -111,28 +111,27 @@ def _read(spec: SourceSpec, prompts: PromptPool, patterns: tuple[str, ...],
           parse: Callable[[Path], list[Item]]) -> Iterator[Record | RecordError]:
     root = Path(spec.path)
     files = sorted(p for pattern in patterns for p in root.glob(pattern)) if root.is_dir() else [root]
-    pool = ocr_prompt_pool(prompts)
     for gt in files:
         stem = _image_stem(gt)
         rid = f"{spec.name}/{stem}"
         try:
             items = _parse(parse, gt, rid)
-            yield from _records(spec, pool, rid, _find_image(spec, stem, rid), items)
+            yield from _records(spec, prompts, rid, _find_image(spec, stem, rid), items)
         except RecordError as e:
             yield e
 
 
-def _records(spec: SourceSpec, pool: PromptPool, rid: str, image: str, items: list[Item]) -> list[Record]:
-    width, height = image_size(image, rid)
+def _records(spec: SourceSpec, prompts: PromptPool, rid: str, image: str, items: list[Item]) -> list[Record]:
+    width, height = image_size(rid, file=image)
     for _, poly in items:
         if len(poly) < 6 or len(poly) % 2:
             raise RecordError("bad_polygon", f"{len(poly)} coordinates", rid)
     care = [(text, poly) for text, poly in items if text is not None]
     if not care:
         raise RecordError("no_text", "no legible text region", rid)
-    boxes = [checked_box(_bounds(poly), width, height, rid, spec.options) for _, poly in care]
+    boxes = [page_box(spec, _bounds(poly), (width, height), rid) for _, poly in care]
     meta = {"image_size": [width, height], "ignored": [poly for text, poly in items if text is None]}
-    return ordered_box_records(spec, pool, rid, image, boxes, [text for text, _ in care], "text_spotting", meta,
+    return ordered_box_records(spec, prompts, rid, image, boxes, [text for text, _ in care], "text_spotting", meta,
                                {"polygons": [poly for _, poly in care]}, rows=True)
 
 

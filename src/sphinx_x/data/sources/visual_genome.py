@@ -15,9 +15,10 @@ from typing import Any
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.dialogue import answer_of, ask, box_from_xywh, qa_records, required, tasks_option
+from sphinx_x.data.sources.checked_boxes import box_from_xywh
+from sphinx_x.data.sources.dialogue import answer_of, ask, qa_records, required, tasks_option
 from sphinx_x.data.sources.grounding import GROUNDING_TASKS, Referent, referent_records
-from sphinx_x.data.task_prompts import with_task_prompts
+from sphinx_x.data.sources.image_size import image_size
 
 
 def load_image_data(spec: SourceSpec) -> dict[Any, dict[str, Any]]:
@@ -42,7 +43,6 @@ def read_vg_regions(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
     """``region_descriptions.json``: [{``id``: image id, ``regions``: [{``region_id``, ``x``, ``y``,
     ``width``, ``height``, ``phrase``}]}] -> ``rec`` / ``region_caption`` dialogues (``options.tasks``),
     ``options.max_turns`` regions per record."""
-    prompts = with_task_prompts(prompts)
     tasks = tasks_option(spec, GROUNDING_TASKS, GROUNDING_TASKS)
     images = load_image_data(spec)
     with Path(spec.path).open() as f:
@@ -52,7 +52,7 @@ def read_vg_regions(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
         rid = f"{spec.name}/{image_id}"
         try:
             image, path = _image(images, image_id, spec, rid)
-            size = (float(required(image, "width", rid)), float(required(image, "height", rid)))
+            size = image_size(rid, declared=image)
         except RecordError as error:
             yield error
             continue
@@ -73,7 +73,6 @@ def read_vg_regions(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
 def read_vg_qa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """``question_answers.json``: [{``id``: image id, ``qas``: [{``qa_id``, ``question``, ``answer``}]}];
     the answers' final period is dropped ("Green." -> "Green") to match short-answer prompts."""
-    prompts = with_task_prompts(prompts)
     images = load_image_data(spec)
     with Path(spec.path).open() as f:
         entries = json.load(f)

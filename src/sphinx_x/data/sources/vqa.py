@@ -17,7 +17,6 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.dialogue import answer_of, ask, qa_records, required
-from sphinx_x.data.task_prompts import with_task_prompts
 
 
 def most_common_answer(answers: Iterable[str], rid: str) -> str:
@@ -75,7 +74,6 @@ def read_vqa_v2(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Reco
     (``options.answer_field``: ``answer``, or ``raw_answer`` for OKVQA's unstemmed answers). Images are
     ``options.image_pattern`` (default ``COCO_{subtype}_{image_id:012d}.jpg``) under ``image_root``.
     """
-    prompts = with_task_prompts(prompts)
     questions = load_json(spec.path)
     annotations = load_json(required_option(spec, "annotations", "the VQA annotations json"))
     by_question = {a.get("question_id"): a for a in annotations.get("annotations", [])}
@@ -104,7 +102,6 @@ def read_gqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordE
     """GQA ``train_balanced_questions.json``: {question id: {``imageId``, ``question``, ``answer``,
     ``fullAnswer``, ...}}; images ``<imageId>.jpg`` under ``image_root``. ``options.full_answer: true``
     trains on ``fullAnswer`` instead of the short ``answer``."""
-    prompts = with_task_prompts(prompts)
     field = "fullAnswer" if spec.options.get("full_answer") else "answer"
     questions = load_json(spec.path)
 
@@ -122,7 +119,6 @@ def read_gqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordE
 def read_clevr(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """CLEVR v1.0 ``questions/CLEVR_train_questions.json``: ``questions`` [{``image_filename``,
     ``question_index``, ``question``, ``answer``}]; images under ``image_root`` (``images/train``)."""
-    prompts = with_task_prompts(prompts)
     questions = load_json(spec.path).get("questions", [])
 
     def convert(q: dict[str, Any], n: int) -> Question:
@@ -141,7 +137,6 @@ def read_textvqa(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
     (``task: textvqa``) gets the image's OCR tokens, joined by ", ", from the item's ``ocr_tokens`` or
     else ``options.ocr``: the Rosetta file ``TextVQA_Rosetta_OCR_v0.2_train.json`` (``data``
     [{``image_id``, ``ocr_tokens`` or ``ocr_info`` [{``word``}]}])."""
-    prompts = with_task_prompts(prompts)
     ocr: dict[str, list[str]] = {}
     if spec.options.get("ocr"):
         for entry in load_json(spec.options["ocr"]).get("data", []):

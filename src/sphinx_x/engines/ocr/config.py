@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TASKS = ("reading", "spotting", "region_reading", "grounding", "layout")
+from sphinx_x.data.ocr.labelled_boxes import MAX_CHARS, MAX_REGIONS
+from sphinx_x.data.ocr.task_names import TASK_NAMES
+
+TASKS = tuple(TASK_NAMES)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class OcrConfig:
     upright: bool = True  # turn a page whose text mostly runs sideways or upside down (counted)
     # tasks
     tasks: tuple[str, ...] = TASKS
-    max_chars: int = 2000  # answer characters per sample (boxes counted as written out)
-    max_regions: int = 40  # boxes per sample
+    max_chars: int = MAX_CHARS  # answer characters per sample (boxes counted as written out)
+    max_regions: int = MAX_REGIONS  # boxes per sample
     qa_per_page: int = 3  # turns of the region-reading and grounding dialogues
     min_grounding_chars: int = 8
     seed: int = 0

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pymupdf
 
+from sphinx_x.data.boxes import Box, clip_box, transform_box, union_box
+from sphinx_x.data.ocr.reading_order import reading_order
 from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.layout import Box, clip_box, reading_order, transform_box, union_box
 
 TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded, whitespace normalised, unknown glyphs -> U+FFFD
 _HYPHENS = ("-", "\u2010", "\u00ad")

@@ -23,10 +23,9 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import RecordError, validate_record
 from sphinx_x.engines.ocr.config import OcrConfig
 from sphinx_x.engines.ocr.extract import extract_page, has_images, render_scale
-from sphinx_x.engines.ocr.prompts import OCR_POOLS
 from sphinx_x.engines.ocr.quality import char_stats, text_hash, text_verdict
 from sphinx_x.engines.ocr.render import render_page
-from sphinx_x.engines.ocr.shards import PageOut, PdfResult, ShardWriter
+from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult, ShardWriter
 from sphinx_x.engines.ocr.tasks import PageInfo, page_records
 
 log = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def _process_doc(doc: pymupdf.Document, ident: str, cfg: OcrConfig, result: PdfR
     if doc.page_count == 0:
         _pdf_reject(result, "empty_pdf", "no pages")
         return
-    prompts = PromptPool(OCR_POOLS, seed=cfg.seed)
+    prompts = PromptPool(seed=cfg.seed)
     doc_id = document_id(ident)
     for index in range(min(doc.page_count, cfg.max_pages_per_pdf or doc.page_count)):
         try:

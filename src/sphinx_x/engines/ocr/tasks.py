@@ -12,16 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sphinx_x.data.boxes import Box, union_box
+from sphinx_x.data.image_dialogue import ImageDialogue
+from sphinx_x.data.ocr.answers import clean_text
+from sphinx_x.data.ocr.chunks import exclusive_chunks, holds_only
+from sphinx_x.data.ocr.labelled_boxes import labelled_box_records
+from sphinx_x.data.ocr.task_names import TASK_NAMES
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record
-from sphinx_x.engines.ocr.answers import clean_text
 from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.dialogue import Dialogue, labelled_box_records
 from sphinx_x.engines.ocr.extract import Line, PageText, join_lines
-from sphinx_x.engines.ocr.layout import Box, exclusive_chunks, holds_only, union_box
-
-TASK_NAMES = {"reading": "ocr_reading", "spotting": "text_spotting", "region_reading": "ocr_region_reading",
-              "grounding": "text_grounding", "layout": "layout"}
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,12 @@ def reading(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig, p
                               cfg.max_chars)
     out = []
     for k, chunk in enumerate(chunks):
-        dialogue = Dialogue(prompts, f"{info.key}/reading/{k}" if len(chunks) > 1 else f"{info.key}/reading")
+        dialogue = _dialogue(f"{info.key}/reading/{k}" if len(chunks) > 1 else f"{info.key}/reading", prompts)
         answer = read_lines([lines[i] for i in chunk])
         if len(chunks) == 1:
             dialogue.ask("ocr_page", answer)
         else:
-            dialogue.ask("ocr_region", answer, box=dialogue.add_region(union_box([lines[i].box for i in chunk])))
+            dialogue.ask("ocr_region", answer, box=dialogue.box(union_box([lines[i].box for i in chunk])))
         out.append(dialogue.record("pdf_ocr", TASK_NAMES["reading"], f"{info.key}.png", info.meta(k, len(chunks))))
     return out
 
@@ -85,13 +85,13 @@ def region_reading(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrCo
             units += [(text.lines[i].box, text.lines[i].text, [i]) for i in block.lines
                       if id(text.lines[i]) in usable and len(text.lines[i].text) <= limit]
     boxes = [ln.box for ln in text.lines]
-    dialogue = Dialogue(prompts, f"{info.key}/region_reading")
+    dialogue = _dialogue(f"{info.key}/region_reading", prompts)
     used = 0
     for box, answer, members in _sample(units, len(units), f"{cfg.seed}:{info.key}:region", ordered=False):
         if len(dialogue.asked) == cfg.qa_per_page or used + len(answer) > cfg.max_chars:
             break
         if clean_text(answer) and holds_only(boxes, box, members):
-            dialogue.ask("ocr_region", clean_text(answer), box=dialogue.add_region(box))
+            dialogue.ask("ocr_region", clean_text(answer), box=dialogue.box(box))
             used += len(answer)
     return [_single(dialogue, info, "region_reading")] if dialogue.turns else []
 
@@ -103,9 +103,9 @@ def grounding(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig,
         counts[norm] = counts.get(norm, 0) + 1
     candidates = [ln for ln in lines if cfg.min_grounding_chars <= len(clean_text(ln.text)) <= 200
                   and counts[" ".join(ln.text.lower().split())] == 1]
-    dialogue = Dialogue(prompts, f"{info.key}/grounding")
+    dialogue = _dialogue(f"{info.key}/grounding", prompts)
     for ln in _sample(candidates, cfg.qa_per_page, f"{cfg.seed}:{info.key}:grounding"):
-        tag = dialogue.add_region(ln.box)
+        tag = dialogue.box(ln.box)
         dialogue.ask("text_grounding", tag, text=clean_text(ln.text))
     return [_single(dialogue, info, "grounding")] if dialogue.turns else []
 
@@ -130,7 +130,12 @@ def _labelled_boxes(info: PageInfo, task: str, pool: str, boxes: list[Box], labe
                                 pool, prompts, cfg.max_regions, cfg.max_chars, info.meta(0, 1))
 
 
-def _single(dialogue: Dialogue, info: PageInfo, task: str) -> Record:
+def _dialogue(record_id: str, prompts: PromptPool) -> ImageDialogue:
+    """A dialogue whose every box is a new region (answers and questions name them by position)."""
+    return ImageDialogue(record_id, prompts, reuse_regions=False)
+
+
+def _single(dialogue: ImageDialogue, info: PageInfo, task: str) -> Record:
     return dialogue.record("pdf_ocr", TASK_NAMES[task], f"{info.key}.png", info.meta(0, 1))
 
 

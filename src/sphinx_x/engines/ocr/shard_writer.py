@@ -1,16 +1,8 @@
-"""Sharded, appendable, resumable output: WebDataset-style tars plus a done-list.
+"""Writing the OCR engine's output folder: sharded, appendable, resumable (layout in
+:mod:`sphinx_x.data.ocr.shards`).
 
-Layout of an output folder::
-
-    shard-000000.tar   <key>.png (page image) + <key>.json (page text, boxes and its Records)
-    done.jsonl         one line per finished PDF, written after its shard entries are flushed:
-                       {"pdf", "shard", "end" (committed tar size), "rejects_end", "pages", ...}
-    rejects.jsonl      one line per rejected PDF or page: {"pdf", "page", "reason", "detail"}
-    manifest.json      counts, rebuilt from done.jsonl
-
-``done.jsonl`` is the source of truth: on restart everything written after the last done line
-(tar bytes, rejects lines) is cut off, so an interrupted PDF is redone from scratch and no page is
-duplicated. Readers likewise ignore tar members past the committed end.
+On restart everything written after the last done line (tar bytes, rejects lines) is cut off, so an
+interrupted PDF is redone from scratch and no page is duplicated.
 """
 
 from __future__ import annotations
@@ -21,17 +13,21 @@ import os
 import socket
 import tarfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DONE, REJECTS, MANIFEST, LOCK = "done.jsonl", "rejects.jsonl", "manifest.json", ".lock"
-SHARD_GLOB = "shard-*.tar"
+from sphinx_x.data.ocr.shards import (
+    DONE,
+    MANIFEST,
+    REJECTS,
+    SHARD_GLOB,
+    committed_ends,
+    read_complete_lines,
+    shard_name,
+)
 
-
-def shard_name(index: int) -> str:
-    return f"shard-{index:06d}.tar"
+LOCK = ".lock"
 
 
 @dataclass
@@ -172,30 +168,6 @@ class ShardWriter:
                 f.truncate(self.done[-1]["rejects_end"] if self.done else 0)
 
 
-def committed_ends(done: list[dict[str, Any]]) -> dict[str, int]:
-    """Committed byte length of every shard named in the done-list."""
-    ends: dict[str, int] = {}
-    for entry in done:
-        if entry.get("shard"):
-            ends[entry["shard"]] = max(ends.get(entry["shard"], 0), entry["end"])
-    return ends
-
-
-def read_done(out: str | Path) -> list[dict[str, Any]]:
-    """The done-list of an output folder (empty when there is none)."""
-    path = Path(out) / DONE
-    return _read_lines(path)[0] if path.exists() else []
-
-
-def iter_shard(path: str | Path, end: int | None = None) -> Iterator[tarfile.TarInfo]:
-    """Members of a shard tar that lie before ``end`` (the committed length), headers only."""
-    with tarfile.open(path, "r:") as tar:
-        for member in tar:
-            if end is not None and member.offset >= end:
-                return
-            yield member
-
-
 def build_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Totals over the done-list: pages, records per task, rejects per reason, per-shard counts."""
     shards: dict[str, dict[str, int]] = {}
@@ -228,26 +200,10 @@ def build_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None = N
 def _read_done(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    entries, good_end = _read_lines(path)
+    entries, good_end = read_complete_lines(path)
     with path.open("r+b") as f:
         f.truncate(good_end)
     return entries
-
-
-def _read_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Entries up to the first incomplete or malformed line, and the byte length they span."""
-    entries: list[dict[str, Any]] = []
-    end = 0
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                entries.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break
-            end += len(raw)
-    return entries, end
 
 
 def _take_lock(path: Path) -> None:

@@ -36,8 +36,3 @@ def labelled_regions(labels: Sequence[str], first: int = 0) -> str:
 def labelled_cost(label: str) -> int:
     """Characters one ``<p>label</p> [box]; `` entry takes once the box is written out."""
     return len(label) + len("<p></p> ") + BOX_TEXT_CHARS + len(SEPARATOR)
-
-
-def box_region(box: Sequence[float], image: int = 0) -> dict:
-    """A Record region for a pixel box, rounded to 0.01 px."""
-    return {"image": image, "box": [round(float(v), 2) for v in box]}
