@@ -1,17 +1,15 @@
-"""Shared fixtures: a small demo world, its tokenizer, and composed Hydra configs (no downloads)."""
+"""Shared fixtures (helpers live in ``tests/testkit``): a small demo world, its tokenizer, composed Hydra
+configs, and a PDF corpus with its built ``ocr_pages`` output (engine, reader and CLI tests use both)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from sphinx_x.demo.world import build_demo_world
-from sphinx_x.runtime.config import CONF_PACKAGE
+from tests.testkit.configs import compose_config
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +37,6 @@ def demo_tokenizer(demo_dir: Path):
     return load_tokenizer(str(demo_dir / "tokenizer"))
 
 
-def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train") -> DictConfig:
-    """Compose like the command line would, with Hydra's runtime fields set to ``output_dir``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
-        cfg = compose(config_name, overrides=[*overrides, f"hydra.run.dir={output_dir}"], return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # as in a real run: the task sees its config without the hydra node
-    return cfg
-
-
 @pytest.fixture
 def demo_config(tmp_path: Path, demo_dir: Path):
     """A factory: the demo experiment on the small demo world, CPU, no workers."""
@@ -65,3 +50,21 @@ def demo_config(tmp_path: Path, demo_dir: Path):
                                *overrides], out)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of PDFs covering the OCR engine's cases (see :func:`tests.testkit.pdfs.build_corpus`)."""
+    from tests.testkit.pdfs import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("corpus") / "pdfs")
+
+
+@pytest.fixture(scope="session")
+def built(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``corpus`` built into ``ocr_pages`` shards: (output folder, manifest)."""
+    from sphinx_x.engines.ocr.pipeline import build
+    from tests.testkit.pdfs import CFG
+
+    out = tmp_path_factory.mktemp("built") / "ocr_pages"
+    return out, build([corpus], out, CFG, workers=0, progress=False)

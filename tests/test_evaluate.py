@@ -22,9 +22,9 @@ from sphinx_x.eval.loop import evaluate_benchmark, write_outputs
 from sphinx_x.evaluate import evaluate, log_results
 from sphinx_x.inference import SphinxInference
 from sphinx_x.runtime.config import ConfigError
-from tests.conftest import compose_config
+from tests.testkit.configs import compose_config
+from tests.testkit.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO_OVERRIDES = ["experiment=demo", "demo_world=null", "data.num_workers=0", "data.num_samples=64",
                   "data.micro_batch_size=4", "global_batch_size=4", "trainer.enable_progress_bar=false",
                   "trainer.log_every_n_steps=1", "trainer.max_steps=2", "trainer.val_check_interval=2",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.testkit.paths import REPO
 
 SNIPPET = """
 import json, sys

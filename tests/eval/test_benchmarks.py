@@ -13,6 +13,7 @@ import pytest
 
 from sphinx_x.eval.benchmarks import BENCHMARKS, EvalSample, get_benchmark
 from sphinx_x.eval.metrics import ChoiceTarget, MMETarget, RecTarget
+from tests.testkit.paths import REPO
 
 VQA = "Answer the question using a single word or phrase."
 CHOICE = "Answer with the option's letter from the given choices directly."
@@ -431,7 +432,7 @@ def test_duplicate_question_ids_are_rejected(tmp_path: Path) -> None:
 
 
 def test_every_benchmark_is_documented() -> None:
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    docs = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     for name, spec in BENCHMARKS.items():
         assert f"`{name}`" in docs, f"docs/benchmarks.md does not describe {name}"
         assert spec.max_new_tokens > 0 and spec.files
