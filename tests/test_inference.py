@@ -86,7 +86,7 @@ def test_stop_string_cuts_the_answer(engine, conversations):
 
 
 def test_template_end_of_turn_is_a_stop_string(engine):
-    assert "###" in engine.stop_strings(GenerationConfig())
+    assert "\n###" in engine.stop_strings(GenerationConfig())
 
 
 def test_stream_pieces_join_to_the_answer(engine, conversations):

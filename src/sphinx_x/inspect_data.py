@@ -22,6 +22,7 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RejectLog
 from sphinx_x.data.slots import IGNORE_INDEX, SKIP, START, TEXT
 from sphinx_x.data.sources.base import iter_source
+from sphinx_x.data.tiling import PAD_RGB
 
 
 def render_sample(sample: Sample, tokenizer: Any) -> str:
@@ -45,7 +46,7 @@ def draw_model_view(image: Image.Image, frame: ImageFrame, keep: list[bool], reg
                     side: int = 448) -> Image.Image:
     """The padded square the model sees, with the tile grid, skipped tiles hatched, and boxes."""
     scale = side / frame.side
-    canvas = Image.new("RGB", (side, side), (0, 0, 0))
+    canvas = Image.new("RGB", (side, side), PAD_RGB)
     content = image.resize((max(1, round(frame.width * frame.scale * scale)),
                             max(1, round(frame.height * frame.scale * scale))))
     canvas.paste(content, (round(frame.offset_x * scale), round(frame.offset_y * scale)))

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from sphinx_x.data.geometry import ImageFrame, parse_boxes, write_regions
-from sphinx_x.data.tiling import GridTiler, VisualLayout
+from sphinx_x.data.tiling import PAD_RGB, GridTiler, VisualLayout
 
 PAPER = VisualLayout(grid=2, tile_pixels=224, tokens_per_tile=257)
 
@@ -53,7 +53,7 @@ def test_write_regions_uses_each_image_frame():
     assert out[0]["content"] == "a [0.00, 0.00, 0.50, 0.25] b [0.25, 0.00, 0.75, 1.00] c [1.00, 0.50]"
 
 
-def test_tiler_outputs_kept_tiles_and_zero_padding():
+def test_tiler_outputs_kept_tiles_and_pads_with_the_clip_mean_colour():
     layout = VisualLayout(grid=2, tile_pixels=32, tokens_per_tile=5)
     image = Image.new("RGB", (128, 64), (255, 0, 0))
     frame = layout.frame(*image.size)
@@ -62,4 +62,6 @@ def test_tiler_outputs_kept_tiles_and_zero_padding():
     assert keep == [True, True, True, False, False]
     assert tiles.shape == (3, 3, 32, 32) and tiles.dtype == torch.uint8
     assert (tiles[1, 0] == 255).all() and (tiles[1, 1:] == 0).all()  # a full red tile
-    assert (tiles[0, 0, :15] > 250).all() and (tiles[0, 0, 18:] == 0).all()  # global view: top half image
+    assert (tiles[0, 0, :15] > 250).all()  # global view: the image fills the top half
+    pad = torch.tensor(PAD_RGB, dtype=torch.uint8).view(3, 1, 1)
+    assert PAD_RGB == (122, 116, 104) and (tiles[0, :, 18:] == pad).all()  # the authors' PadToSquare colour

@@ -17,19 +17,42 @@ from sphinx_x.data.tokenize import ConversationTokenizer
 LAYOUT = VisualLayout(grid=2, tile_pixels=32, tokens_per_tile=5)
 
 
-def test_sphinx_template_text_and_label_spans():
+def test_sphinx_template_is_the_authors_conv_v1():
     text, spans = SphinxTemplate().render(conversation("q1", "a1", "q2", "a2"))
-    assert text == f"{SPHINX_SYSTEM}###Human: q1###Assistant: a1###Human: q2###Assistant: a2###"
-    assert [text[s:e] for s, e in spans] == [" a1###", " a2###"]
+    assert text == f"{SPHINX_SYSTEM}\n\n### Human: q1\n### Assistant: a1\n### Human: q2\n### Assistant: a2\n###"
+    assert [text[s:e] for s, e in spans] == ["a1\n###", "a2\n###"]
+    prompt = SphinxTemplate().generation_prompt(conversation("q1", "a1", "q2"))
+    assert prompt == f"{SPHINX_SYSTEM}\n\n### Human: q1\n### Assistant: a1\n### Human: q2\n### Assistant:"
+    assert SphinxTemplate().stop_strings == ["\n###"]
 
 
 def test_labels_cover_exactly_the_answers(demo_tokenizer):
     tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, layout=LAYOUT)
     sample = tok(conversation("What colour is the circle?", "red", "How many shapes are there?", "2"), [])
     labelled = sample.labels[sample.labels != IGNORE_INDEX]
-    assert demo_tokenizer.decode(labelled) == " red### 2###"
+    # " red" is one token (its space merged in, as in SentencePiece); digits are split, so " 2" leaves the space out
+    assert demo_tokenizer.decode(labelled) == " red\n###2\n###"
     assert sample.input_ids[0] == demo_tokenizer.bos_token_id
     assert (sample.labels[sample.labels != IGNORE_INDEX] == sample.input_ids[sample.labels != IGNORE_INDEX]).all()
+
+
+def test_one_image_sits_right_after_bos_before_the_system_text(demo_tokenizer):
+    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, layout=LAYOUT)
+    sample = tok(conversation("<image>\nWhat is it?", "a circle"), [[True] * 5])
+    kinds = sample.slot_kind.tolist()
+    slots = LAYOUT.num_slots([True] * 5)
+    assert sample.input_ids[0] == demo_tokenizer.bos_token_id and kinds[0] == TEXT
+    assert kinds[1:1 + slots] == LAYOUT.slot_kinds([True] * 5) and kinds[1 + slots] == TEXT
+    text = demo_tokenizer.decode(sample.input_ids[1 + slots:])
+    assert text == f"{SPHINX_SYSTEM}\n\n### Human: What is it?\n### Assistant: a circle\n###"
+
+
+def test_several_images_stay_at_their_markers(demo_tokenizer):
+    tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), max_length=512, layout=LAYOUT)
+    sample = tok(conversation("first <image> then <image>: same?", "no"), [[True] * 5, [True] * 5])
+    kinds = sample.slot_kind.tolist()
+    before = demo_tokenizer.decode(sample.input_ids[:kinds.index(START)], skip_special_tokens=True)
+    assert before == f"{SPHINX_SYSTEM}\n\n### Human: first "
 
 
 def test_chat_template_labels(demo_tokenizer):
@@ -57,7 +80,7 @@ def test_over_long_samples_are_cut_between_turns(demo_tokenizer):
     limit = full.input_ids.numel() - 1
     cut = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), limit, LAYOUT)(messages, [[True] * 5] * 2)
     assert (cut.num_turns, cut.num_images) == (1, 1)
-    assert demo_tokenizer.decode(cut.labels[cut.labels != IGNORE_INDEX]) == " first answer###"
+    assert demo_tokenizer.decode(cut.labels[cut.labels != IGNORE_INDEX]) == " first answer\n###"
     with pytest.raises(RecordError, match="too_long"):
         ConversationTokenizer(demo_tokenizer, SphinxTemplate(), 20, LAYOUT)(messages, [[True] * 5] * 2, "r1")
 

@@ -105,3 +105,19 @@ def test_family_llm_shapes_on_meta_device(tmp_path, family):
     model = build_llm(**llm_cfg, device="meta")
     expected = {"sphinx_tiny": 1.100e9, "sphinx_moe": 46.70e9}[family]
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(expected, rel=2e-3)
+
+
+def test_convnext_tokens_are_the_trunk_map_after_the_head_norm(tmp_path):
+    """As the authors run the open_clip trunk (head pooling removed): head.norm is applied to the map."""
+    import hydra
+
+    encoder = hydra.utils.instantiate(_model_cfg(tmp_path, "experiment=demo").encoders.convnext, _convert_="all")
+    x = torch.randn(2, 3, encoder.input_size, encoder.input_size)
+    with torch.no_grad():
+        tokens = encoder.encode(x)
+        raw = encoder.trunk.forward_features(x)  # (2, C, g, g)
+        normed = encoder.trunk.head.norm(raw)
+    assert tokens.shape == (2, 1 + encoder.grid**2, encoder.width)
+    assert torch.allclose(tokens[:, 1:], normed.flatten(2).transpose(1, 2), atol=1e-6)
+    assert torch.allclose(tokens[:, 0], normed.mean(dim=(2, 3)), atol=1e-6)
+    assert not torch.allclose(tokens[:, 1:], raw.flatten(2).transpose(1, 2), atol=1e-3)

@@ -1,13 +1,16 @@
 """Conversation templates: messages -> one string plus the character spans that carry labels.
 
 Only assistant answers and their end-of-turn marker are labelled. Two templates:
-``sphinx`` (SPHINX / LLaMA2-Accessory style ``Human: ...###Assistant: ...###``) and ``chat``
-(the tokenizer's own Jinja chat template, spans found by rendering growing prefixes).
+``sphinx`` (the authors' ``conv_v1`` from LLaMA2-Accessory) and ``chat`` (the tokenizer's own Jinja
+chat template, spans found by rendering growing prefixes).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
+
+from sphinx_x.data.records import IMAGE_TOKEN
 
 SPHINX_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
                  "The assistant gives helpful, detailed, and polite answers to the human's questions.")
@@ -26,30 +29,46 @@ class ConversationTemplate(Protocol):
 
 
 class SphinxTemplate:
-    """``{system}###Human: {q}###Assistant: {a}###Human: ...``; labels cover `` {a}###``."""
+    """The authors' ``conv_v1``: ``{system}\n\n### Human: {q}\n### Assistant: {a}\n###``.
+
+    Labels cover ``{a}\n###`` of every answer; generation stops at ``\n###``. With ``image_first``
+    (the authors' layout) a conversation with exactly one image has it right after BOS, before the
+    system text, and its ``<image>`` marker is removed from the text; several images stay where their
+    markers are.
+    """
 
     sep = "###"
     adds_bos = True
 
-    def __init__(self, system: str | None = None):
+    def __init__(self, system: str | None = None, image_first: bool = True):
         self.system = SPHINX_SYSTEM if system is None else system
-        self.stop_strings = [self.sep]
+        self.image_first = image_first
+        self.stop_strings = ["\n" + self.sep]
 
     def render(self, messages: list[dict[str, str]]) -> tuple[str, list[Span]]:
         system, turns = _split_system(messages, self.system)
-        text, spans = system + self.sep, []
+        prefix = ""
+        if self.image_first and sum(m["content"].count(IMAGE_TOKEN) for m in turns) == 1:
+            prefix, turns = IMAGE_TOKEN, [{**m, "content": _without_image(m["content"])} for m in turns]
+        text, spans = f"{prefix}{system}\n\n{self.sep}", []
         for message in turns:
             if message["role"] == "user":
-                text += f"Human: {message['content']}{self.sep}Assistant:"
+                text += f" Human: {message['content']}\n{self.sep} Assistant:"
             else:
+                text += " "
                 start = len(text)
-                text += f" {message['content']}{self.sep}"
+                text += f"{message['content']}\n{self.sep}"
                 spans.append((start, len(text)))
         return text, spans
 
     def generation_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The prompt ends with ``Assistant:``; the model continues with the answer."""
+        """The prompt ends with `` Assistant:``; the model continues with the answer."""
         return self.render(messages)[0]
+
+
+def _without_image(text: str) -> str:
+    """A user turn without its ``<image>`` marker (and the line break or spaces around it)."""
+    return re.sub(rf"\s*{re.escape(IMAGE_TOKEN)}\s*", " ", text).strip()
 
 
 class ChatTemplate:

@@ -17,6 +17,9 @@ from PIL import Image
 from sphinx_x.data.geometry import ANCHORS, Anchor, ImageFrame
 from sphinx_x.data.slots import END, SKIP, START, VISUAL
 
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+PAD_RGB = tuple(int(c * 255) for c in CLIP_MEAN)  # (122, 116, 104): the authors' PadToSquare colour, ~0 once normalised
+
 
 @dataclass(frozen=True)
 class VisualLayout:
@@ -86,7 +89,7 @@ def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
 
 
 class GridTiler:
-    """Scale and zero-pad to the frame's square, then cut the global view and the kept n x n tiles."""
+    """Scale and pad (CLIP mean colour) to the frame's square, then cut the global view and the kept tiles."""
 
     def __init__(self, layout: VisualLayout):
         self.layout = layout
@@ -96,7 +99,8 @@ class GridTiler:
         layout = self.layout
         image = image.convert("RGB")
         side = frame.side
-        canvas = np.zeros((side, side, 3), dtype=np.uint8)
+        canvas = np.empty((side, side, 3), dtype=np.uint8)
+        canvas[:] = PAD_RGB
         content_w, content_h = frame.content_size
         x0, y0 = round(frame.offset_x), round(frame.offset_y)
         canvas[y0:y0 + content_h, x0:x0 + content_w] = np.asarray(

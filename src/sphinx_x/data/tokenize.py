@@ -86,9 +86,9 @@ class ConversationTokenizer:
         for i, chunk in enumerate(chunks):
             if chunk:
                 encoding = self.tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True)
-                for token_id, (start, _) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True):
+                for token_id, (start, end) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True):
                     ids.append(token_id)
-                    labels.append(token_id if _inside(offset + start, spans) else IGNORE_INDEX)
+                    labels.append(token_id if _overlaps(offset + start, offset + end, spans) else IGNORE_INDEX)
                     kinds.append(TEXT)
             offset += len(chunk) + len(IMAGE_TOKEN)
             if i < len(keeps):
@@ -100,5 +100,8 @@ class ConversationTokenizer:
                                num_images=len(keeps), num_turns=len(spans))
 
 
-def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= position < end for start, end in spans)
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether a token's characters [start, end) touch a labelled span (a space merged into the
+    answer's first token, as SentencePiece and byte-level BPE do, keeps that token labelled)."""
+    end = max(end, start + 1)
+    return any(s < end and start < e for s, e in spans)

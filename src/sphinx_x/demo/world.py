@@ -46,7 +46,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sphinx_x.data.geometry import format_coords
 from sphinx_x.data.prompts import DEFAULT_POOLS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tokenizer scaffolding in the authors' conv_v1 template
 SIZES: tuple[tuple[int, int], ...] = ((192, 192), (256, 128), (128, 256), (384, 128))
 SHAPES = ("circle", "square", "triangle")
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -326,12 +326,12 @@ def sharegpt_records(rng: random.Random, n: int, split: str) -> list[dict[str, A
 # ------------------------------------------------------------------------------------ tokenizer
 def scaffolding_text() -> list[str]:
     """Text the model sees besides the corpus: system prompt, separators, role names, digits, boxes."""
-    lines = [SYSTEM_PROMPT, "###", "Human: ", "Assistant: ", "<p>", "</p>", "0123456789", *WORDS]
+    lines = [SYSTEM_PROMPT, "\n###", " Human: ", " Assistant: ", "<p>", "</p>", "0123456789", *WORDS]
     rng = random.Random("demo-tokenizer-boxes")
     for _ in range(500):
         coords = sorted(rng.random() for _ in range(4))
         lines.append(f"<p>{rng.choice(SHAPES)}</p> " + format_coords([coords[0], coords[1], coords[2], coords[3]]))
-    lines.append(f"{SYSTEM_PROMPT} ###Human: <image>\nHello ###Assistant: Hello!</s>")
+    lines.append(f"{SYSTEM_PROMPT}\n\n### Human: Hello\n### Assistant: Hello!\n###</s>")  # the sphinx template
     return lines
 
 

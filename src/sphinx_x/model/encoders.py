@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+from sphinx_x.data.tiling import CLIP_MEAN
+
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -49,7 +50,9 @@ class VisionEncoder(nn.Module):
 
 
 class ConvNeXtEncoder(VisionEncoder):
-    """CLIP-ConvNeXt trunk feature map (stride 32), flattened, with its global average as pseudo-CLS.
+    """CLIP-ConvNeXt trunk feature map (stride 32) after the head's norm, flattened, with its global
+    average as pseudo-CLS (the authors run the open_clip trunk with the head's pooling removed, so
+    ``head.norm`` is applied to the map).
 
     ``open_clip`` builds the paper's ``convnext_xxlarge``; ``timm`` builds the same trunk family at
     any size (tiny random ones for tests and the demo).
@@ -64,7 +67,7 @@ class ConvNeXtEncoder(VisionEncoder):
         self.trunk = trunk
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.trunk.forward_features(x)  # (n, C, g, g)
+        features = self.trunk.head.norm(self.trunk.forward_features(x))  # (n, C, g, g), LayerNorm2d over C
         tokens = features.flatten(2).transpose(1, 2)  # (n, g*g, C)
         return torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)  # (n, 1 + g*g, C)
 
