@@ -68,3 +68,17 @@ def built(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 
     out = tmp_path_factory.mktemp("built") / "ocr_pages"
     return out, build([corpus], out, CFG, workers=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def engine(demo_dir: Path, demo_tokenizer, tmp_path_factory: pytest.TempPathFactory):
+    """A random-weight inference engine on the demo config (one per test module)."""
+    from tests.testkit.inference import random_engine
+
+    return random_engine(demo_dir, demo_tokenizer, tmp_path_factory.mktemp("cfg"))
+
+
+@pytest.fixture(scope="module")
+def image_paths(demo_dir: Path) -> list[Path]:
+    """Two held-out demo images."""
+    return sorted((demo_dir / "images").glob("heldout_*.png"))[:2]

@@ -11,23 +11,12 @@ from pathlib import Path
 import pytest
 
 from sphinx_x.chat import ChatSession, run_chat
-from sphinx_x.inference import GenerationConfig, SphinxInference
+from sphinx_x.inference import GenerationConfig
 from sphinx_x.train import train
 from tests.testkit.configs import compose_config
-from tests.testkit.inference import random_engine
 from tests.testkit.paths import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def engine(demo_dir, demo_tokenizer, tmp_path_factory) -> SphinxInference:
-    return random_engine(demo_dir, demo_tokenizer, tmp_path_factory.mktemp("cfg"))
-
-
-@pytest.fixture(scope="module")
-def image_paths(demo_dir) -> list[Path]:
-    return sorted((demo_dir / "images").glob("heldout_*.png"))[:2]
 
 
 def test_chat_session_keeps_history_and_images(engine, image_paths):

@@ -14,14 +14,8 @@ from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.slots import SKIP
 from sphinx_x.inference import DESCRIBE_FIRST_PROMPT, Conversation, GenerationConfig, SphinxInference
 from tests.testkit.configs import compose_config
-from tests.testkit.inference import random_engine
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def engine(demo_dir, demo_tokenizer, tmp_path_factory) -> SphinxInference:
-    return random_engine(demo_dir, demo_tokenizer, tmp_path_factory.mktemp("cfg"))
 
 
 @pytest.fixture(scope="module")

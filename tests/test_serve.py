@@ -16,21 +16,10 @@ import uvicorn
 from PIL import Image
 
 import sphinx_x.serve
-from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference
+from sphinx_x.inference import Conversation, GenerationConfig
 from sphinx_x.serve import create_app
-from tests.testkit.inference import random_engine
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def engine(demo_dir, demo_tokenizer, tmp_path_factory) -> SphinxInference:
-    return random_engine(demo_dir, demo_tokenizer, tmp_path_factory.mktemp("cfg"))
-
-
-@pytest.fixture(scope="module")
-def image_paths(demo_dir) -> list[Path]:
-    return sorted((demo_dir / "images").glob("heldout_*.png"))[:2]
 
 
 @pytest.fixture(scope="module")
