@@ -16,7 +16,9 @@ MIXTURES = {"language": "language", "vision": "vision", "vl": "vl"}
 # Readers whose instruction is the pool named by the config's `task`.
 PROMPTED_READERS = {"imagenet", "coco_keypoints", "coco_captions", "vqa_v2", "gqa", "clevr", "textvqa", "vg_qa",
                     "docvqa", "chartqa", "dvqa", "visualmrc", "due", "ai2d", "geometry3k"}
-OCR_SOURCES = ["pdf_ocr", "publaynet"]  # configs of the OCR data engine, referenced by name
+# The OCR group (Table 9): the engine's PDF pages and every public layout / scene-text set with a reader.
+OCR_SOURCES = ["pdf_ocr", "publaynet", "doclaynet", "m6doc", "docbank", "icdar2013", "icdar2015", "totaltext",
+               "ctw1500"]
 
 
 def mixture_sources(name: str) -> list[str]:
@@ -60,8 +62,9 @@ def test_mixture_composes_with_every_source_under_its_own_name(tmp_path, name):
     assert cfg.weighting == "size"
 
 
-def test_all_is_the_three_groups_plus_the_ocr_group_sources():
+def test_all_is_the_three_groups_plus_every_ocr_source():
     groups = [s for mixture in MIXTURES for s in mixture_sources(mixture)]
+    assert sorted(mixture_sources("ocr")) == sorted(OCR_SOURCES)
     assert mixture_sources("all") == [*groups, *OCR_SOURCES]
     assert len(set(groups)) == len(groups)
 
