@@ -39,3 +39,20 @@ def test_exclusive_chunks_never_cover_other_units() -> None:
     assert exclusive_chunks(boxes, [1] * 9, 4, 100) == [[0, 1, 2, 3], [4, 5], [6, 7, 8]]
     assert exclusive_chunks(boxes, [3] * 9, 100, 7) == [[0, 1], [2, 3], [4, 5], [6, 7], [8]]
     assert exclusive_chunks([(0, 0, 10, 10)], [50], 1, 10) == [[0]]  # an oversized unit is kept whole
+
+
+def test_exclusive_chunks_are_as_few_as_fit() -> None:
+    # units 0 and 1 alone would cover unit 2 (between them), so growing a chunk unit by unit stops
+    # after unit 0 (three chunks); the fewest chunks take 0-2 together
+    boxes = [(0, 0, 10, 10), (20, 20, 30, 30), (10, 10, 20, 20), (100, 100, 110, 110)]
+    assert exclusive_chunks(boxes, [1, 1, 1, 5], 100, 4) == [[0, 1, 2], [3]]
+    # among the fewest chunks, earlier chunks are as long as possible
+    row = [(10 * i, 0, 10 * i + 8, 8) for i in range(5)]
+    assert exclusive_chunks(row, [2] * 5, 100, 6) == [[0, 1, 2], [3, 4]]
+
+
+def test_exclusive_chunks_never_cover_a_hole() -> None:
+    lines = [(50, 100 + 12 * i, 290, 110 + 12 * i) for i in range(5)]
+    hole = [(50, 124, 290, 134)]  # an unreadable line between units 1 and 2
+    assert exclusive_chunks(lines[:2] + lines[3:], [1] * 4, 100, 100, holes=hole) == [[0, 1], [2, 3]]
+    assert exclusive_chunks(lines, [1] * 5, 100, 100, holes=[(400, 0, 500, 50)]) == [list(range(5))]

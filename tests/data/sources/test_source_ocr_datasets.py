@@ -65,7 +65,7 @@ def test_coco_layout(tmp_path: Path, reader_name: str, categories: list[dict], l
     top, body = labels
     assert records == [record(
         f"{reader_name}/7", reader_name, "layout", tmp_path / "img" / "page.png", LAYOUT,
-        f"<p>{top}</p> <region:0>; <p>{body}</p> <region:1>; <p>{body}</p> <region:2>",
+        f"<p>{top}</p> <region:0>\n<p>{body}</p> <region:1>\n<p>{body}</p> <region:2>",
         [[10, 5, 190, 20], [10, 30, 90, 90], [110, 30, 190, 90]], {"image_size": [200, 100]}, "layout_blocks")]
     assert rejects.counts == {(reader_name, "no_annotations"): 1, (reader_name, "box_outside_image"): 1}
 
@@ -79,7 +79,7 @@ def test_coco_layout_splits_crowded_pages(tmp_path: Path) -> None:
     # title + left column would cover the right column: the title stands alone, the columns go together
     assert records[0]["messages"][1]["content"] == "<p>title</p> <region:1>"
     assert [r["box"] for r in records[0]["regions"]] == [[10, 5, 190, 20], [10, 5, 190, 20]]
-    assert records[1]["messages"][1]["content"] == "<p>text</p> <region:1>; <p>text</p> <region:2>"
+    assert records[1]["messages"][1]["content"] == "<p>text</p> <region:1>\n<p>text</p> <region:2>"
     assert records[1]["regions"][0]["box"] == [10, 30, 190, 90]
     assert [r["meta"]["part"] for r in records] == [0, 1] and records[1]["meta"]["parts"] == 2
 
@@ -108,7 +108,7 @@ def test_docbank_layout(tmp_path: Path) -> None:
     assert records == [record(
         "docbank/1.tar_1801.00617.gz_idempotents_arxiv_4", "docbank", "layout",
         img / "1.tar_1801.00617.gz_idempotents_arxiv_4_ori.jpg", LAYOUT,
-        "<p>title</p> <region:0>; <p>paragraph</p> <region:1>; <p>figure</p> <region:2>",
+        "<p>title</p> <region:0>\n<p>paragraph</p> <region:1>\n<p>figure</p> <region:2>",
         [[50, 10, 150, 20], [50, 50, 130, 67.5], [300, 50, 450, 150]], {"image_size": [500, 250]}, "layout_blocks")]
     assert not rejects.counts
 
@@ -118,7 +118,7 @@ def test_docbank_spotting_lines(tmp_path: Path) -> None:
     records, _ = read("docbank", "docbank", txt, img, "spotting")
     (rec,) = records
     assert rec["messages"] == [{"role": "user", "content": SPOT}, {"role": "assistant", "content":
-                               "<p>Deep Learning</p> <region:0>; <p>We propose</p> <region:1>; <p>a model</p> <region:2>"}]
+                               "<p>Deep Learning</p> <region:0>\n<p>We propose</p> <region:1>\n<p>a model</p> <region:2>"}]
     assert [r["box"] for r in rec["regions"]] == [[50, 10, 150, 20], [50, 50, 130, 57.5], [50, 60, 115, 67.5]]
     assert rec["meta"]["labels"] == ["title", "paragraph", "paragraph"]
 
@@ -146,7 +146,7 @@ def test_icdar2013_both_gt_styles(tmp_path: Path) -> None:
                "<p>Foot path</p> <region:0>", [[10, 10, 50, 30]],
                {"image_size": [60, 40], "ignored": [], "polygons": [[10, 10, 50, 10, 50, 30, 10, 30]]}, "text_spotting"),
         record("icdar2013/img_1", "icdar2013", "spotting", tmp_path / "img" / "img_1.jpg", SPOT,
-               "<p>Tiredness</p> <region:0>; <p>kills</p> <region:1>", [[38, 43, 149, 80], [160, 43, 300, 80]],
+               "<p>Tiredness</p> <region:0>\n<p>kills</p> <region:1>", [[38, 43, 149, 80], [160, 43, 300, 80]],
                {"image_size": [320, 240], "ignored": [],
                 "polygons": [[38, 43, 149, 43, 149, 80, 38, 80], [160, 43, 300, 43, 300, 80, 160, 80]]},
                "text_spotting"),
@@ -169,7 +169,7 @@ def test_icdar2015_quads_dont_care_and_commas(tmp_path: Path) -> None:
     records, rejects = read("icdar2015", "icdar2015", gt, tmp_path / "img", "spotting")
     assert records == [record(
         "icdar2015/img_1", "icdar2015", "spotting", tmp_path / "img" / "img_1.jpg", SPOT,
-        "<p>Genaxis Theatre</p> <region:0>; <p>[06]</p> <region:1>; <p>1,000</p> <region:2>",  # rows
+        "<p>Genaxis Theatre</p> <region:0>\n<p>[06]</p> <region:1>\n<p>1,000</p> <region:2>",  # rows
         [[377, 117, 465, 130], [493, 115, 519, 131], [10, 300, 60, 320]],
         {"image_size": [640, 480], "ignored": [[374, 155, 409, 155, 409, 170, 374, 170]],
          "polygons": [[377, 117, 463, 117, 465, 130, 378, 130], [493, 115, 519, 115, 519, 131, 493, 131],
@@ -189,7 +189,7 @@ def test_totaltext_polygons(tmp_path: Path) -> None:
     records, rejects = read("totaltext", "totaltext", gt, tmp_path / "img", "spotting")
     assert records == [record(
         "totaltext/img11", "totaltext", "spotting", tmp_path / "img" / "img11.jpg", SPOT,
-        "<p>DON'T</p> <region:0>; <p>PETROSAINS</p> <region:1>", [[10, 10, 60, 30], [734, 360, 1061, 449]],
+        "<p>DON'T</p> <region:0>\n<p>PETROSAINS</p> <region:1>", [[10, 10, 60, 30], [734, 360, 1061, 449]],
         {"image_size": [1100, 500], "ignored": [[115, 322, 503, 346, 494, 426, 115, 404]],
          "polygons": [[10, 10, 60, 10, 60, 30, 10, 30], [734, 360, 1058, 369, 1061, 449, 744, 430]]},
         "text_spotting")]

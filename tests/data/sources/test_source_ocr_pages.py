@@ -83,6 +83,6 @@ def test_answers_render_in_the_sphinx_box_style(built: tuple[Path, dict], tmp_pa
             frame = ImageFrame.fit(*im.size, side=448, grid=2)
         answer = write_regions(record["messages"], record["regions"], [frame])[1]["content"]
         if record["task"] == "text_spotting":
-            assert all(entry.fullmatch(part) for part in answer.split("; ")), answer
+            assert all(entry.fullmatch(part) for part in answer.split("\n")), answer
         else:
             assert re.fullmatch(r"\[\d\.\d\d, \d\.\d\d, \d\.\d\d, \d\.\d\d\]", answer)

@@ -95,7 +95,7 @@ def test_shards_hold_valid_records_and_images(built: tuple[Path, dict]) -> None:
     spot = next(r for r in page0["records"] if r["task"] == "text_spotting")
     assert spot["messages"][0]["content"].startswith("<image>\n")
     answer = spot["messages"][1]["content"]
-    entries = answer.split("; ")
+    entries = answer.split("\n")
     k = next(i for i, e in enumerate(entries) if e.startswith(f"<p>{KNOWN}</p>"))
     region = int(entries[k].split("<region:")[1].rstrip(">"))
     x, y = KNOWN_AT
@@ -114,7 +114,7 @@ def test_long_pages_become_several_exact_samples(corpus: Path, tmp_path: Path) -
     lines = [ln["text"] for ln in doc["text"]["lines"]]
     spots = [r for r in doc["records"] if r["task"] == "text_spotting"]
     assert len(spots) > 1 and all(len(r["regions"]) <= 4 for r in spots)
-    spotted = [e.split("</p>")[0][3:] for r in spots for e in r["messages"][1]["content"].split("; ")]
+    spotted = [e.split("</p>")[0][3:] for r in spots for e in r["messages"][1]["content"].split("\n")]
     assert spotted == lines  # every line once, in reading order, none cut
     for r in spots:
         assert "<region:0>" in r["messages"][0]["content"] and r["meta"]["parts"] == len(spots)
