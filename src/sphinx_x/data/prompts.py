@@ -2,7 +2,8 @@
 
 :data:`DEFAULT_POOLS` registers every pool: the papers' tasks (:data:`PAPER_POOLS`, verbatim SPHINX
 prompts first, then paraphrases), dataset tasks the papers give no verbatim prompt for
-(:data:`DATASET_POOLS`) and the OCR tasks (:data:`OCR_POOLS`). A :class:`PromptPool` is that registry
+(:data:`DATASET_POOLS`), the OCR tasks (:data:`OCR_POOLS`) and the Set-of-Mark
+and multipanel tasks (:data:`SOM_POOLS`). A :class:`PromptPool` is that registry
 with a run's own pools on top (theirs win): the one way pools are merged.
 
 A prompt is picked deterministically from ``(seed, key)`` so that a rebuilt dataset is identical;
@@ -144,6 +145,62 @@ OCR_POOLS: dict[str, list[str]] = {
     ],
 }
 
+# Set-of-Mark and multipanel tasks (sphinx-x-build-som, docs/som.md); records are about the raw image, so a
+# mark is named by its box: ``{box}``, ``{a}``, ``{b}`` are ``<region:K>`` placeholders, ``{kind}`` says what
+# the marks are ("object", "UI element", ...), ``{panel}`` / ``{a}`` / ``{b}`` in panel pools are labels "(b)".
+SOM_POOLS: dict[str, list[str]] = {
+    "som_caption": [
+        "Describe the image in detail. Include the bounding box for each mentioned object.",
+        "Give a detailed description of the image with a bounding box after every object you mention.",
+        "What does this image show? Describe it and give the bounding box of each thing you mention.",
+    ],
+    "som_relation": [
+        "What is the relation between {a} and {b}?",
+        "How is {a} related to {b}?",
+        "Describe how {a} and {b} relate to each other.",
+    ],
+    "som_list": [
+        "List every {kind} in the image with its name and bounding box.",
+        "Find all the {kind}s in the image and give each one's name and bounding box.",
+        "Name each {kind} you can see and give its bounding box.",
+    ],
+    "som_count": [
+        "How many {category} are there in the image? Answer with a number.",
+        "Count the {category} in the image. Answer with a number.",
+        "What is the number of {category} in this image?",
+    ],
+    "som_region_name": [
+        "What is the {kind} at {box}? Answer with its name.",
+        "Name the {kind} in the region {box}.",
+        "Which {kind} is shown at {box}? Give its name only.",
+    ],
+    "panel_count": [
+        "How many panels does this figure have?",
+        "How many sub-images are in this picture? Answer with a number.",
+    ],
+    "panel_which": [
+        "Which panel shows {thing}? Answer with the panel label.",
+        "In which panel can you see {thing}? Answer with its label.",
+    ],
+    "panel_caption": [
+        "Describe panel {panel}.",
+        "What is shown in panel {panel}?",
+        "Give a short description of panel {panel}.",
+    ],
+    "panel_compare": [
+        "Which panel shows more {thing}: {a} or {b}? Answer with the panel label.",
+        "Compare panels {a} and {b}: which one has more {thing}?",
+    ],
+    "panel_locate": [
+        "In panel {panel}, where is the {thing}? Answer with its bounding box.",
+        "Locate the {thing} in panel {panel} and give its bounding box.",
+    ],
+    "panel_relation": [
+        "How does panel {a} relate to panel {b}?",
+        "Compare panel {a} with panel {b}.",
+    ],
+}
+
 
 def _register(*groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
     """The groups' pools in one dict; a task registered twice is an error (one pool per task)."""
@@ -155,7 +212,7 @@ def _register(*groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return pools
 
 
-DEFAULT_POOLS: dict[str, list[str]] = _register(PAPER_POOLS, DATASET_POOLS, OCR_POOLS)
+DEFAULT_POOLS: dict[str, list[str]] = _register(PAPER_POOLS, DATASET_POOLS, OCR_POOLS, SOM_POOLS)
 
 
 class PromptPool:
