@@ -15,7 +15,9 @@ def test_cli_builds_and_summarises(corpus: Path, tmp_path: Path, capsys: pytest.
                  "--dpi", "72", "--tasks", "reading,layout", "--quiet"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["pages"] == 2 and summary["rejects"] == {"duplicate_page": 2}
+    assert summary["pages"] == {"seen": 4, "kept": 2, "filtered": 2, "rejected": 0}
+    assert summary["rejects"] == {"duplicate_page": 2}
+    assert summary["last_run"]["pdfs_found"] == 2 and summary["last_run"]["pdfs_skipped"] == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert set(manifest["records_per_task"]) == {"ocr_reading", "layout"}
     assert manifest["config"]["tasks"] == ["reading", "layout"]

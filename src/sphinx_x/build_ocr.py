@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from sphinx_x.engines.ocr.config import TASKS, OcrConfig
+from sphinx_x.engines.ocr.config import FURNITURE, TASKS, OcrConfig
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -32,15 +32,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="reject pages with fewer non-space characters (too_little_text)")
     p.add_argument("--max-bad-char-ratio", type=float, default=d.max_bad_char_ratio,
                    help="reject pages with more U+FFFD / private-use / control characters (bad_unicode)")
-    p.add_argument("--min-alnum-ratio", type=float, default=d.min_alnum_ratio,
-                   help="reject pages with fewer letters and digits among non-space characters (low_alnum)")
+    p.add_argument("--max-symbol-ratio", type=float, default=d.max_symbol_ratio,
+                   help="reject pages with more punctuation and symbols among non-space characters, leader runs "
+                        "like '. . . .' aside (symbol_soup)")
+    p.add_argument("--max-foreign-script-ratio", type=float, default=d.max_foreign_script_ratio,
+                   help="reject pages with more of their letters outside the page's own scripts (foreign_script)")
     p.add_argument("--no-dedup", action="store_true", help="keep pages whose text duplicates an earlier page")
-    p.add_argument("--no-merge-splits", action="store_true", help="keep line fragments and hyphenation as in the PDF")
+    p.add_argument("--no-merge-splits", action="store_true", help="keep line fragments on one baseline as the PDF wrote them")
     p.add_argument("--keep-invisible-text", action="store_true",
                    help="keep invisibly drawn text (the OCR layers of scans)")
     p.add_argument("--keep-vertical-text", action="store_true",
                    help="keep lines that do not run left to right in the rendered image")
     p.add_argument("--no-upright", action="store_true", help="do not turn pages whose text runs sideways")
+    p.add_argument("--reading-max-chars", type=int, default=d.reading_max_chars,
+                   help="a page whose text fits reads as one sample; longer ones split at block boundaries")
+    p.add_argument("--min-reading-chars", type=int, default=d.min_reading_chars,
+                   help="reading samples shorter than this are dropped")
+    p.add_argument("--furniture", choices=FURNITURE, default=d.furniture,
+                   help="running headers, footers and page numbers: read them last, drop them from reading, "
+                        "or keep them in place")
+    p.add_argument("--margin", type=float, default=d.margin,
+                   help="share of the page height at the top and at the bottom where furniture is looked for")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {','.join(TASKS)}")
     p.add_argument("--max-chars", type=int, default=d.max_chars, help="answer characters per sample")
     p.add_argument("--max-regions", type=int, default=d.max_regions, help="boxes per sample")
@@ -49,7 +61,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the prompt and region sampling")
     p.add_argument("--shard-pages", type=int, default=d.shard_pages, help="pages per output shard")
     p.add_argument("--max-pages-per-pdf", type=int, default=None, help="read at most this many pages of each PDF")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no log lines")
     return p.parse_args(argv)
 
 
@@ -57,7 +69,9 @@ def config_from_args(args: argparse.Namespace) -> OcrConfig:
     """The engine settings the flags ask for (ValueError on an invalid combination)."""
     return OcrConfig(
         dpi=args.dpi, longest_side=args.longest_side, max_pixels=args.max_pixels, png_level=args.png_level,
-        min_chars=args.min_chars, max_bad_char_ratio=args.max_bad_char_ratio, min_alnum_ratio=args.min_alnum_ratio,
+        min_chars=args.min_chars, max_bad_char_ratio=args.max_bad_char_ratio, max_symbol_ratio=args.max_symbol_ratio,
+        max_foreign_script_ratio=args.max_foreign_script_ratio, reading_max_chars=args.reading_max_chars,
+        min_reading_chars=args.min_reading_chars, furniture=args.furniture, margin=args.margin,
         dedup=not args.no_dedup, merge_splits=not args.no_merge_splits,
         drop_invisible_text=not args.keep_invisible_text, keep_vertical_text=args.keep_vertical_text,
         upright=not args.no_upright,
@@ -68,15 +82,18 @@ def config_from_args(args: argparse.Namespace) -> OcrConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build (or resume) the dataset and print a summary; 2 on bad options, 130 when interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Build (or resume) the dataset and print a summary; 2 on bad options or inputs, 1 when the
+    output folder is held by another build or was built with other settings, 130 when interrupted."""
     args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = config_from_args(args)
     except ValueError as e:
         print(f"sphinx-x-build-ocr: {e}", file=sys.stderr)
         return 2
     from sphinx_x.engines.ocr.pipeline import build
+    from sphinx_x.engines.ocr.shard_writer import OutputLocked, SettingsMismatch
 
     try:
         manifest = build(args.input, args.out, cfg, workers=args.workers, max_pdfs=args.max_pdfs,
@@ -85,7 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ninterrupted: finished PDFs are kept; rerun the same command to resume into {args.out}",
               file=sys.stderr)
         return 130
-    summary = {k: manifest[k] for k in ("pdfs", "pdfs_rejected", "pages", "records", "rejects")}
+    except FileNotFoundError as e:
+        print(f"sphinx-x-build-ocr: {e}", file=sys.stderr)
+        return 2
+    except (OutputLocked, SettingsMismatch) as e:
+        print(f"sphinx-x-build-ocr: {e}", file=sys.stderr)
+        return 1
+    summary = {k: manifest[k] for k in ("last_run", "pdfs", "pages", "records", "rejects")}
     print(json.dumps(summary, indent=2))
     return 0
 

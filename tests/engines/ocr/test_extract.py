@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.extract import PageText, extract_page, join_lines
+from sphinx_x.engines.ocr.extract import PageText, extract_page
+from sphinx_x.engines.ocr.hyphenation import join_lines
 from sphinx_x.engines.ocr.render import render_page
 from sphinx_x.engines.ocr.tasks import read_lines
 from tests.testkit.pdfs import KNOWN, KNOWN_AT, KNOWN_SIZE, LEFT, RIGHT, TITLE, text_page
@@ -51,7 +52,7 @@ def test_two_columns_read_column_by_column_with_hyphenation_merged() -> None:
     doc = pymupdf.open()
     text, _ = rendered(text_page(doc), 1.0)
     assert [ln.text for ln in text.lines] == [TITLE, *LEFT, *RIGHT, KNOWN]
-    reading = read_lines(text.lines)
+    reading = read_lines(text)
     assert "and the information that remains" in reading
     assert reading.split("\n") == [TITLE, " ".join(LEFT).replace("infor- mation", "information"), " ".join(RIGHT), KNOWN]
     assert text.stats["dehyphenated"] == 1

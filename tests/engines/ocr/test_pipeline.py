@@ -27,7 +27,7 @@ from sphinx_x.engines.ocr.shard_writer import LOCK
 from tests.testkit.pdfs import CFG, KNOWN, KNOWN_AT, KNOWN_SIZE, simple_pdf
 
 EXPECTED_REJECTS = {"duplicate_page": 2, "empty_page": 1, "no_text_layer": 1, "too_little_text": 1,
-                    "low_alnum": 1, "invisible_text_only": 1, "corrupt_pdf": 1, "encrypted_pdf": 1, "empty_pdf": 1}
+                    "symbol_soup": 1, "invisible_text_only": 1, "corrupt_pdf": 1, "encrypted_pdf": 1, "empty_pdf": 1}
 
 
 def shard_members(out: Path) -> dict[str, bytes]:
@@ -55,8 +55,8 @@ def test_discover_walks_folders_and_lists(corpus: Path, tmp_path: Path) -> None:
 
 def test_filters_and_counts(built: tuple[Path, dict]) -> None:
     out, manifest = built
-    assert manifest["pdfs"] == 6 and manifest["pdfs_rejected"] == 3
-    assert manifest["pages"] == 3
+    assert manifest["pdfs"] == {"seen": 6, "kept": 2, "filtered": 1, "rejected": 3}
+    assert manifest["pages"] == {"seen": 10, "kept": 3, "filtered": 7, "rejected": 0}
     assert manifest["rejects"] == EXPECTED_REJECTS
     assert Counter(r["reason"] for r in rejects(out)) == EXPECTED_REJECTS
     by_reason = {(r["pdf"], r["page"]): r["reason"] for r in rejects(out)}
@@ -108,7 +108,7 @@ def test_shards_hold_valid_records_and_images(built: tuple[Path, dict]) -> None:
 
 
 def test_long_pages_become_several_exact_samples(corpus: Path, tmp_path: Path) -> None:
-    cfg = OcrConfig(dpi=72, max_chars=200, max_regions=3, tasks=("reading", "spotting"))
+    cfg = OcrConfig(dpi=72, max_chars=200, max_regions=3, reading_max_chars=200, tasks=("reading", "spotting"))
     build([corpus / "a_columns.pdf"], tmp_path, cfg, progress=False)
     doc = next(json.loads(v) for k, v in shard_members(tmp_path).items() if k.endswith("_p00000.json"))
     lines = [ln["text"] for ln in doc["text"]["lines"]]
@@ -136,9 +136,9 @@ def test_parallel_run_matches_serial(corpus: Path, built: tuple[Path, dict], tmp
 def test_interrupted_run_resumes_without_duplicates(corpus: Path, built: tuple[Path, dict], tmp_path: Path) -> None:
     out, manifest = built
     first = build([corpus], tmp_path, CFG, max_pdfs=1, progress=False)
-    assert first["pdfs"] == 1 and first["pages"] == 2
+    assert first["pdfs"]["seen"] == 1 and first["pages"]["kept"] == 2
     second = build([corpus], tmp_path, CFG, max_pdfs=2, progress=False)
-    assert second["pdfs"] == 3
+    assert second["pdfs"]["seen"] == 3
     # simulate a kill in the middle of the next PDF: half-written tar data, rejects and done lines, a stale lock
     shard = sorted(tmp_path.glob("shard-*.tar"))[-1]
     with shard.open("ab") as f:
@@ -149,10 +149,14 @@ def test_interrupted_run_resumes_without_duplicates(corpus: Path, built: tuple[P
         f.write('{"pdf": "d_corrupt.pdf", "shard"')
     (tmp_path / LOCK).write_text(json.dumps({"host": os.uname().nodename, "pid": 2 ** 22 + 12345}))
     final = build([corpus], tmp_path, CFG, progress=False)
-    assert final["pdfs"] == 6 and final["pages"] == manifest["pages"] and final["rejects"] == manifest["rejects"]
+    assert final["pdfs"] == manifest["pdfs"] and final["pages"] == manifest["pages"]
+    assert final["rejects"] == manifest["rejects"]
     assert sorted(shard_members(tmp_path)) == sorted(shard_members(out))
     assert Counter(r["reason"] for r in rejects(tmp_path)) == EXPECTED_REJECTS
-    assert build([corpus], tmp_path, CFG, progress=False)["pages"] == manifest["pages"]  # nothing left to do
+    again = build([corpus], tmp_path, CFG, progress=False)  # nothing left to do
+    assert again["pages"] == manifest["pages"]
+    assert again["last_run"] == {"pdfs_found": 6, "pdfs_skipped": 6, "pdfs_processed": 0, "pages_seen": 0,
+                                 "pages_kept": 0}
 
 
 def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None:
@@ -180,18 +184,18 @@ def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None:
     assert pages == {f"doc{i}.pdf": 3 for i in range(8)}
 
 
-def _crash_on_b(path: str, ident: str, cfg: OcrConfig):
+def _crash_on_b(path: str, ident: str, cfg: OcrConfig, on_page=None):
     if ident == "b_mixed.pdf":
         os._exit(1)  # a segfault in MuPDF looks like this to the pool
-    return _process_pdf(path, ident, cfg)
+    return _process_pdf(path, ident, cfg, on_page)
 
 
 def test_crashed_worker_is_a_reject_not_a_hang(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "process_pdf", _crash_on_b)
     manifest = build([corpus], tmp_path, CFG, workers=2, progress=False, pdf_timeout=3)
-    assert manifest["pdfs"] == 6 and manifest["rejects"]["pdf_timeout"] == 1
+    assert manifest["pdfs"]["seen"] == 6 and manifest["rejects"]["pdf_timeout"] == 1
     assert {(r["pdf"], r["reason"]) for r in rejects(tmp_path)} >= {("b_mixed.pdf", "pdf_timeout")}
-    assert manifest["pages"] == 2
+    assert manifest["pages"]["kept"] == 2
 
 
 def test_lock_refuses_a_second_live_build(corpus: Path, tmp_path: Path) -> None:
@@ -203,6 +207,6 @@ def test_lock_refuses_a_second_live_build(corpus: Path, tmp_path: Path) -> None:
 def test_max_pages_per_pdf_and_task_subset(corpus: Path, tmp_path: Path) -> None:
     cfg = OcrConfig(dpi=72, max_pages_per_pdf=1, tasks=("grounding",), dedup=False)
     manifest = build([corpus / "a_columns.pdf"], tmp_path, cfg, progress=False)
-    assert manifest["pages"] == 1 and set(manifest["records_per_task"]) == {"text_grounding"}
+    assert manifest["pages"]["kept"] == 1 and set(manifest["records_per_task"]) == {"text_grounding"}
     doc = pymupdf.open(corpus / "a_columns.pdf")
     assert doc.page_count == 3

@@ -19,7 +19,7 @@ def test_char_stats_count_invalid_unicode() -> None:
     ("short", "too_little_text"),
     ("\ufffd" * 20 + "valid text here", "bad_unicode"),
     ("\ue000\ue001 private use " * 5, "bad_unicode"),
-    ("%% ** ## @@ !! ?? ++ == -- .. ,, ;; a", "low_alnum"),
+    ("%% ** ## @@ !! ?? ++ == -- .. ,, ;; a", "symbol_soup"),
     ("A perfectly normal sentence of text.", None),
 ])
 def test_text_verdict(text: str, reason: str | None) -> None:

@@ -9,6 +9,7 @@ from sphinx_x.data.ocr.labelled_boxes import MAX_CHARS, MAX_REGIONS
 from sphinx_x.data.ocr.task_names import TASK_NAMES
 
 TASKS = tuple(TASK_NAMES)
+FURNITURE = ("last", "drop", "keep")
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,18 @@ class OcrConfig:
     # quality filters (a page failing one is written to rejects.jsonl with the filter's name)
     min_chars: int = 100  # "too_little_text": fewer non-space characters
     max_bad_char_ratio: float = 0.1  # "bad_unicode": U+FFFD, private-use, unassigned, control chars
-    min_alnum_ratio: float = 0.4  # "low_alnum": letters+digits among non-space chars
+    max_symbol_ratio: float = 0.6  # "symbol_soup": punctuation+symbols among non-space chars, leaders aside
+    max_foreign_script_ratio: float = 0.3  # "foreign_script": letters outside the page's scripts
     dedup: bool = True  # "duplicate_page": same normalised text as an earlier page
     merge_splits: bool = True  # merge same-baseline line fragments and hyphenated words
     drop_invisible_text: bool = True  # text drawn invisibly (OCR layers of scans) is not visible text
     keep_vertical_text: bool = False  # lines not left-to-right in the rendered image are dropped
     upright: bool = True  # turn a page whose text mostly runs sideways or upside down (counted)
+    # reading samples
+    reading_max_chars: int = 6000  # a page reads as one sample up to this many characters (~1.5k tokens)
+    min_reading_chars: int = 20  # shorter reading samples are dropped (counted)
+    furniture: str = "last"  # running headers, footers, page numbers: read "last", "drop" or "keep" in place
+    margin: float = 0.08  # share of the page height at the top and bottom where furniture is looked for
     # tasks
     tasks: tuple[str, ...] = TASKS
     max_chars: int = MAX_CHARS  # answer characters per sample (boxes counted as written out)
@@ -52,6 +59,15 @@ class OcrConfig:
             raise ValueError("ocr.max_chars must be >= 200 and ocr.max_regions >= 1")
         if self.shard_pages < 1:
             raise ValueError("ocr.shard_pages must be >= 1")
+        if self.furniture not in FURNITURE:
+            raise ValueError(f"ocr.furniture must be one of {FURNITURE}, got {self.furniture!r}")
+        for name in ("max_bad_char_ratio", "max_symbol_ratio", "max_foreign_script_ratio"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"ocr.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.margin < 0.5:
+            raise ValueError(f"ocr.margin must be in [0, 0.5), got {self.margin}")
+        if self.reading_max_chars < 200 or self.min_reading_chars < 0:
+            raise ValueError("ocr.reading_max_chars must be >= 200 and ocr.min_reading_chars >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

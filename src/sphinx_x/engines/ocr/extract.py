@@ -7,6 +7,7 @@ transform the renderer applies, so rotated and cropped pages line up with their 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +17,14 @@ import pymupdf
 
 from sphinx_x.data.boxes import Box, clip_box, transform_box, union_box
 from sphinx_x.data.ocr.reading_order import reading_order
+from sphinx_x.engines.ocr.blocks import block_style, block_text
 from sphinx_x.engines.ocr.config import OcrConfig
+from sphinx_x.engines.ocr.hyphenation import Vocabulary
+from sphinx_x.engines.ocr.quality import has_bad_chars
 
 TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded, whitespace normalised, unknown glyphs -> U+FFFD
-_HYPHENS = ("-", "\u2010", "\u00ad")
-_SOFT_HYPHEN = "\u00ad"
+MONO_FLAG = 8  # span flag bit: monospaced font
+MONO_FONT = re.compile(r"mono|courier|consol|typewriter|cmtt|lmtt|sftt|code", re.IGNORECASE)
 
 
 @dataclass
@@ -29,6 +33,10 @@ class Line:
     box: Box
     block: int  # index into PageText.blocks
     size: float  # font size in points
+    mono: bool = False  # mostly in a monospace font
+    indent: int = 0  # leading spaces written before a monospace line's text
+    bad: bool = False  # holds a glyph that did not map to Unicode: left out of every answer
+    furniture: bool = False  # running header, footer or page number
 
 
 @dataclass
@@ -36,7 +44,8 @@ class Block:
     box: Box
     kind: str  # "text" or "figure"
     lines: list[int] = field(default_factory=list)  # indices into PageText.lines, in reading order
-    text: str = ""  # lines joined, hyphenation merged
+    text: str = ""  # the lines as read (see :func:`sphinx_x.engines.ocr.blocks.block_text`)
+    style: str = "prose"  # prose, code or row
 
 
 @dataclass
@@ -67,10 +76,27 @@ class PageText:
     invisible_chars: int = 0
     render_matrix: tuple[float, ...] = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)  # for page.get_pixmap
     turn: int = 0  # degrees added to the page's own rotation to make its text upright
+    size: tuple[float, float] = (0.0, 0.0)  # the rendered page's width and height (boxes' frame)
+    vocab: Vocabulary | None = None  # the document's, for hyphenation (set by :meth:`join`)
 
     @property
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks if b.kind == "text")
+
+    @property
+    def body_text(self) -> str:
+        """The text without furniture (running headers, footers, page numbers)."""
+        return "\n".join(ln.text for ln in self.lines if not ln.furniture)
+
+    def join(self, vocab: Vocabulary | None) -> None:
+        """(Re)compose every block's text with the document's vocabulary for hyphenation."""
+        self.vocab = vocab
+        merges = 0
+        for block in self.blocks:
+            if block.kind == "text":
+                block.text, n = block_text([self.lines[i] for i in block.lines], block.style, vocab)
+                merges += n
+        self.stats["dehyphenated"] = merges
 
     def shift(self, dx: float, dy: float) -> None:
         """Move every box by ``(-dx, -dy)`` (the rendered pixmap's origin)."""
@@ -92,9 +118,9 @@ class PageText:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "blocks": [{"box": _round(b.box), "kind": b.kind, "lines": b.lines} for b in self.blocks],
-            "lines": [{"text": ln.text, "box": _round(ln.box), "block": ln.block, "size": round(ln.size, 2)}
-                      for ln in self.lines],
+            "blocks": [{"box": _round(b.box), "kind": b.kind, "style": b.style, "lines": b.lines} for b in self.blocks],
+            "lines": [{"text": ln.text, "box": _round(ln.box), "block": ln.block, "size": round(ln.size, 2),
+                       "mono": ln.mono, "bad": ln.bad, "furniture": ln.furniture} for ln in self.lines],
             "words": {"text": self.words.texts, "box": np.round(self.words.boxes, 2).tolist(),
                       "line": self.words.lines},
         }
@@ -136,7 +162,8 @@ def extract_page(page: pymupdf.Page, scale: float, cfg: OcrConfig, figures: bool
         for line_no, line in enumerate(block["lines"]):
             kept, hidden = _visible_spans(line["spans"], cfg.drop_invisible_text)
             invisible += hidden
-            text = "".join(s["text"] for s in kept).strip()
+            raw = "".join(s["text"] for s in kept)
+            text = raw.strip()
             if not text:
                 continue
             if not cfg.keep_vertical_text and not _left_to_right(line["dir"], matrix):
@@ -145,7 +172,9 @@ def extract_page(page: pymupdf.Page, scale: float, cfg: OcrConfig, figures: bool
             partial = len(kept) < len(line["spans"])
             box = transform_box(union_box([s["bbox"] for s in kept]) if partial else line["bbox"], matrix)
             pending.append(((block["number"], line_no), len(lines), box if partial else None))
-            lines.append(Line(text, box, -1, max(s["size"] for s in kept)))
+            mono = _monospace(kept)
+            lines.append(Line(text, box, -1, max(s["size"] for s in kept), mono,
+                              len(raw) - len(raw.lstrip()) if mono else 0, has_bad_chars(text)))
         if lines:
             merged, remap = _merge_fragments(lines) if cfg.merge_splits else (lines, list(range(len(lines))))
             stats["merged_lines"] += len(lines) - len(merged)
@@ -158,6 +187,7 @@ def extract_page(page: pymupdf.Page, scale: float, cfg: OcrConfig, figures: bool
     page_text.words = _words(textpage, where, raw_blocks, page_text, matrix)
     page_text.render_matrix = tuple(render)
     page_text.turn = turn
+    page_text.size = (corner.width, corner.height)
     return page_text
 
 
@@ -166,21 +196,10 @@ def has_images(page: pymupdf.Page) -> bool:
     return bool(page.get_images(full=False)) and bool(page.get_image_info())
 
 
-def join_lines(texts: list[str]) -> tuple[str, int]:
-    """Lines of one block joined with spaces, merging a word hyphenated at a line end
-    ("infor-" + "mation" -> "information"; "state-of-the-" + "art" keeps its hyphen);
-    returns the text and the number of merges."""
-    out = ""
-    merges = 0
-    for text in texts:
-        if out.endswith(_SOFT_HYPHEN) or (out.endswith(_HYPHENS) and len(out) > 1 and out[-2].isalpha()
-                                          and text[:1].islower()):
-            compound = any(h in out.rsplit(" ", 1)[-1][:-1] for h in _HYPHENS[:2])
-            out = (out if compound and not out.endswith(_SOFT_HYPHEN) else out[:-1]) + text
-            merges += 1
-        else:
-            out = f"{out} {text}" if out else text
-    return out.replace(_SOFT_HYPHEN, ""), merges
+def _monospace(spans: list[dict]) -> bool:
+    """Whether most characters of the spans are in a monospace font."""
+    mono = sum(len(s["text"]) for s in spans if s["flags"] & MONO_FLAG or MONO_FONT.search(s["font"]))
+    return mono * 2 > sum(len(s["text"]) for s in spans)
 
 
 def _visible_spans(spans: list[dict], drop_invisible: bool) -> tuple[list[dict], int]:
@@ -231,7 +250,7 @@ def _merge_fragments(lines: list[Line]) -> tuple[list[Line], list[int]]:
         if height > 0 and overlap >= 0.5 * height and -0.2 * height <= gap <= height:
             joiner = " " if gap > 0.15 * height else ""
             merged[-1] = Line(prev.text + joiner + line.text, union_box([prev.box, line.box]), -1,
-                              max(prev.size, line.size))
+                              max(prev.size, line.size), prev.mono and line.mono, prev.indent, prev.bad or line.bad)
         else:
             merged.append(line)
         remap.append(len(merged) - 1)
@@ -257,15 +276,15 @@ def _assemble(raw_blocks: list[tuple[Box, list[Line]]], figures: list[Box], stat
         if i >= len(raw_blocks):
             blocks.append(Block(boxes[i], "figure"))
             continue
-        block = Block(boxes[i], "text")
+        block = Block(boxes[i], "text", style=block_style(raw_blocks[i][1]))
         for line in raw_blocks[i][1]:
             line.block = len(blocks)
             block.lines.append(len(lines))
             lines.append(line)
-        block.text, merges = join_lines([ln.text for ln in raw_blocks[i][1]])
-        stats["dehyphenated"] += merges
         blocks.append(block)
-    return PageText(blocks, lines, Words(), stats)
+    page_text = PageText(blocks, lines, Words(), stats)
+    page_text.join(None)
+    return page_text
 
 
 def _words(textpage: pymupdf.TextPage, where: dict, raw_blocks: list, page_text: PageText,

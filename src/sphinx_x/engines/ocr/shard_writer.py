@@ -2,7 +2,8 @@
 :mod:`sphinx_x.data.ocr.shards`).
 
 On restart everything written after the last done line (tar bytes, rejects lines) is cut off, so an
-interrupted PDF is redone from scratch and no page is duplicated.
+interrupted PDF is redone from scratch and no page is duplicated. ``settings.json`` holds the settings
+the folder is built with; a run with other settings refuses to mix its pages in.
 """
 
 from __future__ import annotations
@@ -26,8 +27,25 @@ from sphinx_x.data.ocr.shards import (
     read_complete_lines,
     shard_name,
 )
+from sphinx_x.engines.ocr.pdf_file import PDF_REJECTS
 
 LOCK = ".lock"
+SETTINGS = "settings.json"
+FORMAT = "sphinx_x.ocr_pages/2"  # 2: labelled-box answers one entry a line
+PAGE_ERRORS = ("page_error", "no_usable_text", "invalid_record")  # pages rejected; other page reasons filter
+
+
+class OutputLocked(RuntimeError):
+    """Another live build writes the output folder."""
+
+
+class SettingsMismatch(ValueError):
+    """The output folder was built with other settings."""
+
+
+def settings_of(cfg: Any) -> dict[str, Any]:
+    """What an output folder must keep constant across runs: the format and every engine setting."""
+    return {"format": FORMAT, **cfg.to_dict()}
 
 
 @dataclass
@@ -50,17 +68,24 @@ class PdfResult:
     pages: list[PageOut] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)  # PDF-level counts
+    pages_seen: int = 0
 
 
 class ShardWriter:
     """Single writer of an output folder; resumes a previous run and appends to it."""
 
-    def __init__(self, out: str | Path, shard_pages: int = 1000):
+    def __init__(self, out: str | Path, shard_pages: int = 1000, settings: dict[str, Any] | None = None):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.shard_pages = shard_pages
         _take_lock(self.out / LOCK)
-        self.done = _read_done(self.out / DONE)
+        try:
+            self.done = _read_done(self.out / DONE)
+            if settings is not None:
+                _keep_settings(self.out, settings, bool(self.done))
+        except BaseException:
+            (self.out / LOCK).unlink(missing_ok=True)
+            raise
         self.finished = {entry["pdf"] for entry in self.done}
         self.hashes = {h for entry in self.done for h in entry.get("hashes", [])}
         self._repair()
@@ -87,7 +112,8 @@ class ShardWriter:
         records = Counter(r["task"] for page in written for r in page.doc["records"])
         stats = sum((page.stats for page in written), Counter(result.stats))
         entry = {"pdf": result.pdf, "shard": self._name if written else None, "end": self._tar.offset,
-                 "rejects_end": rejects_end, "pages": len(written), "records": dict(records),
+                 "rejects_end": rejects_end, "pages_seen": result.pages_seen, "pages": len(written),
+                 "records": dict(records),
                  "rejects": dict(Counter(r["reason"] for r in rejects)), "stats": dict(stats),
                  "hashes": [p.text_hash for p in written]}
         with (self.out / DONE).open("a") as f:
@@ -100,10 +126,10 @@ class ShardWriter:
             self._open_shard()
         return entry
 
-    def close(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    def close(self, config: dict[str, Any] | None = None, last_run: dict[str, Any] | None = None) -> dict[str, Any]:
         """Close the open shard (dropping it if empty), write the manifest, release the lock."""
         self._close_shard()
-        manifest = build_manifest(self.done, config)
+        manifest = build_manifest(self.done, config, last_run)
         tmp = self.out / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp.replace(self.out / MANIFEST)
@@ -168,8 +194,10 @@ class ShardWriter:
                 f.truncate(self.done[-1]["rejects_end"] if self.done else 0)
 
 
-def build_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Totals over the done-list: pages, records per task, rejects per reason, per-shard counts."""
+def build_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None = None,
+                   last_run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Totals over the done-list: PDFs and pages seen / kept / filtered / rejected, records per task,
+    rejects per reason, per-shard counts; ``last_run`` as given."""
     shards: dict[str, dict[str, int]] = {}
     records: Counter[str] = Counter()
     rejects: Counter[str] = Counter()
@@ -182,18 +210,27 @@ def build_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None = N
             shard = shards.setdefault(entry["shard"], {"pages": 0, "records": 0})
             shard["pages"] += entry["pages"]
             shard["records"] += sum(entry["records"].values())
-    pdf_level = {"corrupt_pdf", "encrypted_pdf", "empty_pdf", "pdf_error", "pdf_timeout"}
+    pdfs: Counter[str] = Counter()
+    pages: Counter[str] = Counter()
+    for entry in done:
+        rejected = sum(entry["rejects"].get(r, 0) for r in PAGE_ERRORS)
+        filtered = sum(n for r, n in entry["rejects"].items() if r not in PAGE_ERRORS and r not in PDF_REJECTS)
+        pages.update(seen=entry.get("pages_seen", entry["pages"] + rejected + filtered), kept=entry["pages"],
+                     filtered=filtered, rejected=rejected)
+        pdf_state = ("rejected" if set(entry["rejects"]) & set(PDF_REJECTS) else "kept" if entry["pages"] else "filtered")
+        pdfs.update(seen=1, **{pdf_state: 1})
+    states = ("seen", "kept", "filtered", "rejected")
     return {
-        "format": "sphinx_x.ocr_pages/1",
-        "pdfs": len(done),
-        "pdfs_rejected": sum(1 for e in done if set(e["rejects"]) & pdf_level),
-        "pages": sum(e["pages"] for e in done),
+        "format": FORMAT,
+        "pdfs": {k: pdfs[k] for k in states},
+        "pages": {k: pages[k] for k in states},
         "records": sum(records.values()),
         "records_per_task": dict(sorted(records.items())),
         "rejects": dict(sorted(rejects.items())),
         "stats": dict(sorted(stats.items())),
         "shards": [{"name": name, **counts} for name, counts in sorted(shards.items())],
         "config": config or {},
+        **({"last_run": last_run} if last_run is not None else {}),
     }
 
 
@@ -216,8 +253,30 @@ def _take_lock(path: Path) -> None:
             owner = {}
         pid = int(owner.get("pid", 0))
         if owner.get("host") != me["host"] or (pid != me["pid"] and _alive(pid)):
-            raise RuntimeError(f"{path.parent} is being written by {owner} (delete {path} if no build is running)")
+            raise OutputLocked(f"{path.parent} is being written by another build (pid {pid} on "
+                               f"{owner.get('host', '?')}): wait for it, or delete {path} if it is not running")
     path.write_text(json.dumps(me))
+
+
+def _keep_settings(out: Path, settings: dict[str, Any], has_output: bool) -> None:
+    """Record ``settings`` for a new output; refuse (:class:`SettingsMismatch`) to resume one built
+    with others. A folder from before settings were kept is judged by its manifest's config."""
+    path = out / SETTINGS
+    stored: dict[str, Any] | None = None
+    if path.exists():
+        stored = json.loads(path.read_text())
+    elif has_output and (out / MANIFEST).exists():
+        manifest = json.loads((out / MANIFEST).read_text())
+        stored = {"format": manifest.get("format"), **manifest.get("config", {})}
+    if stored is not None and stored != settings and has_output:
+        changed = sorted(k for k in settings.keys() | stored.keys() if settings.get(k) != stored.get(k))
+        diff = ", ".join(f"{k}={stored.get(k)!r} there, {settings.get(k)!r} now" for k in changed[:4])
+        more = f" (+{len(changed) - 4} more)" if len(changed) > 4 else ""
+        raise SettingsMismatch(f"{out} was built with other settings ({diff}{more}); rerun with the same "
+                               f"settings to resume it, or write to a new --out")
+    tmp = out / (SETTINGS + ".tmp")
+    tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    tmp.replace(path)
 
 
 def _alive(pid: int) -> bool:

@@ -1,27 +1,29 @@
 """Records for one page: full-page reading, text spotting, region reading, text grounding, layout.
 
-A page whose answer would exceed ``max_chars`` / ``max_regions`` becomes several samples, each
-about a chunk of consecutive lines (or blocks) whose box holds nothing else; the question then
-names that box, so every sample stays exactly answerable and no text is cut.
+A page whose answer would exceed its budget becomes several samples, each about a chunk of
+consecutive units whose box holds nothing else; the question then names that box, so every sample
+stays exactly answerable and no text is cut (reading: :mod:`sphinx_x.engines.ocr.reading`). Lines
+with glyphs that did not map to Unicode are in no answer, and no question's box covers them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sphinx_x.data.boxes import Box, union_box
+from sphinx_x.data.boxes import Box
 from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.ocr.answers import clean_text
-from sphinx_x.data.ocr.chunks import exclusive_chunks, holds_only
+from sphinx_x.data.ocr.chunks import holds_only
 from sphinx_x.data.ocr.labelled_boxes import labelled_box_records
 from sphinx_x.data.ocr.task_names import TASK_NAMES
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record
 from sphinx_x.engines.ocr.config import OcrConfig
-from sphinx_x.engines.ocr.extract import Line, PageText, join_lines
+from sphinx_x.engines.ocr.extract import Line, PageText
+from sphinx_x.engines.ocr.reading import clean_block, read_text, reading_chunks
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ class PageInfo:
 
 
 def page_records(info: PageInfo, text: PageText, cfg: OcrConfig, prompts: PromptPool) -> list[Record]:
-    """Every configured task's records for one page (in ``cfg.tasks`` order)."""
-    lines = [ln for ln in text.lines if _usable(ln.box) and clean_text(ln.text)]
+    """Every configured task's records for one page (in ``cfg.tasks`` order); ``lines`` are those
+    with a box and readable text (unmapped glyphs excluded)."""
+    lines = [ln for ln in text.lines if _usable(ln.box) and clean_text(ln.text) and not ln.bad]
     records: list[Record] = []
     for task in cfg.tasks:
         records += BUILDERS[task](info, text, lines, cfg, prompts)
@@ -46,23 +49,23 @@ def page_records(info: PageInfo, text: PageText, cfg: OcrConfig, prompts: Prompt
 
 
 def reading(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig, prompts: PromptPool) -> list[Record]:
-    chunks = exclusive_chunks([ln.box for ln in lines], [len(ln.text) + 1 for ln in lines], len(lines) or 1,
-                              cfg.max_chars)
+    usable = {i for i, ln in enumerate(text.lines) if _usable(ln.box) and clean_text(ln.text)}
+    chunks = reading_chunks(text, usable, cfg)
     out = []
     for k, chunk in enumerate(chunks):
         dialogue = _dialogue(f"{info.key}/reading/{k}" if len(chunks) > 1 else f"{info.key}/reading", prompts)
-        answer = read_lines([lines[i] for i in chunk])
-        if len(chunks) == 1:
-            dialogue.ask("ocr_page", answer)
+        if chunk.whole:
+            dialogue.ask("ocr_page", chunk.text)
         else:
-            dialogue.ask("ocr_region", answer, box=dialogue.box(union_box([lines[i].box for i in chunk])))
+            dialogue.ask("ocr_region", chunk.text, box=dialogue.box(chunk.box))
         out.append(dialogue.record("pdf_ocr", TASK_NAMES["reading"], f"{info.key}.png", info.meta(k, len(chunks))))
     return out
 
 
 def spotting(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig, prompts: PromptPool) -> list[Record]:
     labels = [clean_text(ln.text) for ln in lines]
-    return _labelled_boxes(info, "spotting", "text_spotting", [ln.box for ln in lines], labels, cfg, prompts)
+    holes = [ln.box for ln in text.lines if ln.bad and _usable(ln.box)]
+    return _labelled_boxes(info, "spotting", "text_spotting", [ln.box for ln in lines], labels, cfg, prompts, holes)
 
 
 def layout(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig, prompts: PromptPool) -> list[Record]:
@@ -79,8 +82,8 @@ def region_reading(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrCo
     for block in text.blocks:
         if block.kind != "text" or not _usable(block.box):
             continue
-        if len(block.text) <= limit:
-            units.append((block.box, block.text, block.lines))
+        if len(block.text) <= limit and all(id(text.lines[i]) in usable for i in block.lines):
+            units.append((block.box, clean_block(block.text, block.style), block.lines))
         else:
             units += [(text.lines[i].box, text.lines[i].text, [i]) for i in block.lines
                       if id(text.lines[i]) in usable and len(text.lines[i].text) <= limit]
@@ -90,8 +93,8 @@ def region_reading(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrCo
     for box, answer, members in _sample(units, len(units), f"{cfg.seed}:{info.key}:region", ordered=False):
         if len(dialogue.asked) == cfg.qa_per_page or used + len(answer) > cfg.max_chars:
             break
-        if clean_text(answer) and holds_only(boxes, box, members):
-            dialogue.ask("ocr_region", clean_text(answer), box=dialogue.box(box))
+        if answer.strip() and holds_only(boxes, box, members):
+            dialogue.ask("ocr_region", answer if "\n" in answer else clean_text(answer), box=dialogue.box(box))
             used += len(answer)
     return [_single(dialogue, info, "region_reading")] if dialogue.turns else []
 
@@ -110,24 +113,15 @@ def grounding(info: PageInfo, text: PageText, lines: list[Line], cfg: OcrConfig,
     return [_single(dialogue, info, "grounding")] if dialogue.turns else []
 
 
-def read_lines(lines: Sequence[Line]) -> str:
-    """Lines in reading order as text: a block's lines joined (hyphenation merged), blocks on new lines."""
-    paragraphs: list[str] = []
-    group: list[str] = []
-    for i, ln in enumerate(lines):
-        if i and ln.block != lines[i - 1].block:
-            paragraphs.append(join_lines(group)[0])
-            group = []
-        group.append(ln.text)
-    if group:
-        paragraphs.append(join_lines(group)[0])
-    return "\n".join(clean_text(p) for p in paragraphs)
+def read_lines(text: PageText) -> str:
+    """Every line of the page in reading order, read as :func:`reading` reads them."""
+    return read_text(text, list(range(len(text.lines))))
 
 
 def _labelled_boxes(info: PageInfo, task: str, pool: str, boxes: list[Box], labels: list[str], cfg: OcrConfig,
-                    prompts: PromptPool) -> list[Record]:
+                    prompts: PromptPool, holes: list[Box] | None = None) -> list[Record]:
     return labelled_box_records(f"{info.key}/{task}", "pdf_ocr", TASK_NAMES[task], f"{info.key}.png", boxes, labels,
-                                pool, prompts, cfg.max_regions, cfg.max_chars, info.meta(0, 1))
+                                pool, prompts, cfg.max_regions, cfg.max_chars, info.meta(0, 1), holes=holes or ())
 
 
 def _dialogue(record_id: str, prompts: PromptPool) -> ImageDialogue:
