@@ -282,9 +282,28 @@ def _assemble(raw_blocks: list[tuple[Box, list[Line]]], figures: list[Box], stat
             block.lines.append(len(lines))
             lines.append(line)
         blocks.append(block)
-    page_text = PageText(blocks, lines, Words(), stats)
+    page_text = PageText(_merge_code_blocks(blocks, lines), lines, Words(), stats)
     page_text.join(None)
     return page_text
+
+
+def _merge_code_blocks(blocks: list[Block], lines: list[Line]) -> list[Block]:
+    """One block per code listing: MuPDF starts a new block at each line whose x offset differs,
+    so consecutive code blocks stacked less than a line apart are merged."""
+    merged: list[Block] = []
+    for block in blocks:
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev.style == block.style == "code"
+                and 0 <= block.box[1] - prev.box[3] + 1 <= lines[prev.lines[-1]].box[3] - lines[prev.lines[-1]].box[1]
+                and block.box[0] < prev.box[2] and prev.box[0] < block.box[2]):
+            prev.lines += block.lines
+            prev.box = union_box([prev.box, block.box])
+        else:
+            merged.append(block)
+    for b, block in enumerate(merged):
+        for i in block.lines:
+            lines[i].block = b
+    return merged
 
 
 def _words(textpage: pymupdf.TextPage, where: dict, raw_blocks: list, page_text: PageText,

@@ -28,15 +28,18 @@ class PdfReject(Exception):
 
 
 def open_pdf(path: str) -> pymupdf.Document:
-    """The opened PDF; :class:`PdfReject` when the file is empty, not a PDF, truncated, damaged
-    beyond repair (no page left), encrypted, or has no pages."""
-    size = os.path.getsize(path)
+    """The opened PDF; :class:`PdfReject` when the file cannot be read, is empty, is not a PDF, is
+    truncated, is damaged beyond repair (no page left), is encrypted, or has no pages."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(HEADER_WINDOW)
+            f.seek(max(0, size - EOF_WINDOW))
+            tail = f.read()
+    except OSError as e:
+        raise PdfReject("pdf_error", f"cannot read the file: {e.strerror or e}") from None
     if size == 0:
         raise PdfReject("empty_pdf", "file has 0 bytes")
-    with open(path, "rb") as f:
-        head = f.read(HEADER_WINDOW)
-        f.seek(max(0, size - EOF_WINDOW))
-        tail = f.read()
     if HEADER not in head:
         raise PdfReject("not_pdf", f"no %PDF- header in the first {HEADER_WINDOW} bytes (starts {head[:16]!r})")
     try:
