@@ -147,7 +147,7 @@ OCR_POOLS: dict[str, list[str]] = {
 
 # Set-of-Mark and multipanel tasks (sphinx-x-build-som, docs/som.md); records are about the raw image, so a
 # mark is named by its box: ``{box}``, ``{a}``, ``{b}`` are ``<region:K>`` placeholders, ``{kind}`` says what
-# the marks are ("object", "UI element", ...), ``{panel}`` / ``{a}`` / ``{b}`` in panel pools are labels "(b)".
+# the marks are ("object", "UI element", ...), ``{panel}`` / ``{a}`` / ``{b}`` in panel pools name a panel: "panel (b)".
 SOM_POOLS: dict[str, list[str]] = {
     "som_caption": [
         "Describe the image in detail. Include the bounding box for each mentioned object.",
@@ -183,21 +183,21 @@ SOM_POOLS: dict[str, list[str]] = {
         "In which panel can you see {thing}? Answer with its label.",
     ],
     "panel_caption": [
-        "Describe panel {panel}.",
-        "What is shown in panel {panel}?",
-        "Give a short description of panel {panel}.",
+        "Describe {panel}.",
+        "What is shown in {panel}?",
+        "Give a short description of {panel}.",
     ],
     "panel_compare": [
         "Which panel shows more {thing}: {a} or {b}? Answer with the panel label.",
-        "Compare panels {a} and {b}: which one has more {thing}?",
+        "Compare {a} and {b}: which one has more {thing}? Answer with the panel label.",
     ],
     "panel_locate": [
-        "In panel {panel}, where is the {thing}? Answer with its bounding box.",
-        "Locate the {thing} in panel {panel} and give its bounding box.",
+        "In {panel}, where is the {thing}? Answer with its bounding box.",
+        "Locate the {thing} in {panel} and give its bounding box.",
     ],
     "panel_relation": [
-        "How does panel {a} relate to panel {b}?",
-        "Compare panel {a} with panel {b}.",
+        "How does {a} relate to {b}?",
+        "Compare {a} with {b}.",
     ],
 }
 
