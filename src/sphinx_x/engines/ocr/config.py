@@ -24,7 +24,7 @@ class OcrConfig:
     # quality filters (a page failing one is written to rejects.jsonl with the filter's name)
     min_chars: int = 100  # "too_little_text": fewer non-space characters
     max_bad_char_ratio: float = 0.1  # "bad_unicode": U+FFFD, private-use, unassigned, control chars
-    max_symbol_ratio: float = 0.6  # "symbol_soup": punctuation+symbols among non-space chars, leaders aside
+    max_symbol_ratio: float = 0.7  # "symbol_soup": punctuation+symbols among non-space chars, leaders aside
     max_foreign_script_ratio: float = 0.3  # "foreign_script": letters outside the page's scripts
     dedup: bool = True  # "duplicate_page": same normalised text as an earlier page
     merge_splits: bool = True  # merge same-baseline line fragments and hyphenated words

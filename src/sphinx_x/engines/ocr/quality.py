@@ -49,6 +49,10 @@ class CharStats:
         return self.bad / self.chars if self.chars else 0.0
 
     @property
+    def alnum_ratio(self) -> float:
+        return self.alnum / self.chars if self.chars else 0.0
+
+    @property
     def symbol_ratio(self) -> float:
         counted = self.chars - self.leaders
         return self.symbols / counted if counted > 0 else 0.0
