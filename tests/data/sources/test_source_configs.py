@@ -19,6 +19,8 @@ PROMPTED_READERS = {"imagenet", "coco_keypoints", "coco_captions", "vqa_v2", "gq
 # The OCR group (Table 9): the engine's PDF pages and every public layout / scene-text set with a reader.
 OCR_SOURCES = ["pdf_ocr", "publaynet", "doclaynet", "m6doc", "docbank", "icdar2013", "icdar2015", "totaltext",
                "ctw1500"]
+# The Set-of-Mark group (Table 9), built by sphinx-x-build-som.
+SOM_SOURCES = ["som_natural", "som_screen", "som_text", "som_document", "multipanel"]
 
 
 def mixture_sources(name: str) -> list[str]:
@@ -65,7 +67,8 @@ def test_mixture_composes_with_every_source_under_its_own_name(tmp_path, name):
 def test_all_is_the_three_groups_plus_every_ocr_source():
     groups = [s for mixture in MIXTURES for s in mixture_sources(mixture)]
     assert sorted(mixture_sources("ocr")) == sorted(OCR_SOURCES)
-    assert mixture_sources("all") == [*groups, *OCR_SOURCES]
+    assert mixture_sources("som") == SOM_SOURCES
+    assert mixture_sources("all") == [*groups, *OCR_SOURCES, *SOM_SOURCES]
     assert len(set(groups)) == len(groups)
 
 
