@@ -85,8 +85,8 @@ def join_lines(texts: Sequence[str], vocab: Vocabulary | None = None) -> tuple[s
 
 def keeps_hyphen(left: str, right: str, vocab: Vocabulary | None = None) -> bool:
     """Whether "``left``-" at a line end followed by ``right`` is a hyphenated word (keep "-"): a URL
-    or a compound already; the hyphenated form seen in the document; or both halves known words
-    (a prefix counts) while the joined form is not. A joined form seen or shipped always joins."""
+    or a compound already; the hyphenated form seen in the document (unless the joined one is too);
+    or both halves known words (a prefix counts) while the joined form is neither seen nor shipped."""
     if _URLISH.search(left) or any(h in left for h in HYPHENS):
         return True  # a URL or path, or a compound already ("state-of-the-" + "art")
     head = _WORD.findall(left.lower())
@@ -95,8 +95,10 @@ def keeps_hyphen(left: str, right: str, vocab: Vocabulary | None = None) -> bool
         return False
     first, second = head[-1], tail.group(0)
     vocab = vocab or Vocabulary()
-    if first + second in vocab.words or first + second in CLOSED_COMPOUNDS:
+    if first + second in vocab.words:
         return False
     if f"{first}-{second}" in vocab.hyphenated:
         return True
+    if first + second in CLOSED_COMPOUNDS:
+        return False
     return len(first) >= 2 and vocab.knows(first) and vocab.knows(second) and not vocab.knows(first + second)
