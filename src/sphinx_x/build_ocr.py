@@ -13,6 +13,11 @@ from sphinx_x.engines.ocr.config import FURNITURE, TASKS, OcrConfig
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; defaults are :class:`OcrConfig`'s."""
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every option with its help text; ``-h`` shows each default."""
     d = OcrConfig()
     p = argparse.ArgumentParser(prog="sphinx-x-build-ocr", description=__doc__,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -62,7 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shard-pages", type=int, default=d.shard_pages, help="pages per output shard")
     p.add_argument("--max-pages-per-pdf", type=int, default=None, help="read at most this many pages of each PDF")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no log lines")
-    return p.parse_args(argv)
+    return p
 
 
 def config_from_args(args: argparse.Namespace) -> OcrConfig:

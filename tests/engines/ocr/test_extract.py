@@ -11,7 +11,6 @@ from PIL import Image
 
 from sphinx_x.engines.ocr.config import OcrConfig
 from sphinx_x.engines.ocr.extract import PageText, extract_page
-from sphinx_x.engines.ocr.hyphenation import join_lines
 from sphinx_x.engines.ocr.render import render_page
 from sphinx_x.engines.ocr.tasks import read_lines
 from tests.testkit.pdfs import KNOWN, KNOWN_AT, KNOWN_SIZE, LEFT, RIGHT, TITLE, text_page
@@ -135,11 +134,3 @@ def test_line_fragments_on_one_baseline_are_merged(gap: float, merged: bool) -> 
     assert [ln.text for ln in text.lines] == (["split sentence"] if merged else ["split", "sentence"])
     assert text.stats["merged_lines"] == int(merged)
     assert extract_page(page, 1.0, OcrConfig(merge_splits=False)).stats["merged_lines"] == 0
-
-
-def test_join_lines_merges_hyphenation_only_before_lowercase() -> None:
-    assert join_lines(["the infor-", "mation age"]) == ("the information age", 1)
-    assert join_lines(["see Fig-", "Ure 3"]) == ("see Fig- Ure 3", 0)
-    assert join_lines(["state-of-the-", "art"]) == ("state-of-the-art", 1)
-    assert join_lines(["1990-", "1995"]) == ("1990- 1995", 0)
-    assert join_lines(["soft\u00ad", "hyphen"]) == ("softhyphen", 1)

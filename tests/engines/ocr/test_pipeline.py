@@ -210,3 +210,81 @@ def test_max_pages_per_pdf_and_task_subset(corpus: Path, tmp_path: Path) -> None
     assert manifest["pages"]["kept"] == 1 and set(manifest["records_per_task"]) == {"text_grounding"}
     doc = pymupdf.open(corpus / "a_columns.pdf")
     assert doc.page_count == 3
+
+
+SEMICOLON_LINES = ["Options: --dpi 144; --workers 8; --quiet", "See [1]; [2]; and [3] for details",
+                   "a; b", "Plain line without the separator", "x <p>y</p>; z"]
+
+
+def test_spotting_answers_parse_back_to_the_page_lines(tmp_path: Path) -> None:
+    from sphinx_x.data.ocr.answers import clean_text, parse_labelled
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    for k, text in enumerate(SEMICOLON_LINES):
+        page.insert_text((72, 100 + 40 * k), text, fontsize=11)
+    doc.save(tmp_path / "semicolons.pdf")
+    result = _process_pdf(str(tmp_path / "semicolons.pdf"), "semicolons.pdf", OcrConfig(dpi=72, tasks=("spotting",)))
+    (record,) = result.pages[0].doc["records"]
+    entries = parse_labelled(record["messages"][1]["content"])
+    assert [label for label, _ in entries] == [clean_text(t) for t in SEMICOLON_LINES]
+    lines = result.pages[0].doc["text"]["lines"]
+    for (_, where), line in zip(entries, lines, strict=True):
+        assert record["regions"][int(where[len("<region:"):-1])]["box"] == pytest.approx(line["box"], abs=0.01)
+
+
+def test_progress_counts_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = []
+    path = simple_pdf(tmp_path / "five.pdf", 5, "five")
+    assert len(_process_pdf(str(path), "five.pdf", CFG, lambda: calls.append(1)).pages) == 5
+    assert len(calls) == 5
+    build([path], tmp_path / "out", CFG, workers=1, progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    assert any(line.startswith("ocr: 5page") and "pdf 1/1, kept 5 pages" in line for line in bar), bar
+
+
+def test_a_rerun_with_other_settings_refuses_and_keeps_the_output(corpus: Path, tmp_path: Path) -> None:
+    from sphinx_x.engines.ocr.shard_writer import SETTINGS, SettingsMismatch
+
+    first = build([corpus / "a_columns.pdf"], tmp_path, CFG, progress=False)
+    stored = json.loads((tmp_path / SETTINGS).read_text())
+    assert stored["dpi"] == 72 and stored["format"] == "sphinx_x.ocr_pages/2"
+    with pytest.raises(SettingsMismatch, match=r"was built with other settings \(dpi=72 there, 144 now\); rerun "
+                                               r"with the same settings to resume it, or write to a new --out"):
+        build([corpus], tmp_path, OcrConfig(dpi=144, shard_pages=2), progress=False)
+    assert not (tmp_path / LOCK).exists()
+    assert json.loads((tmp_path / "manifest.json").read_text()) == first
+    assert build([corpus], tmp_path, CFG, progress=False)["pdfs"]["seen"] == 6  # same settings resume
+
+
+def test_workers_exit_with_a_killed_parent(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    for i in range(4):
+        simple_pdf(pdfs / f"doc{i}.pdf", 40, f"doc{i}")  # seconds of work per PDF
+    cmd = [sys.executable, "-m", "sphinx_x.build_ocr", "--input", str(pdfs), "--out", str(tmp_path / "out"),
+           "--dpi", "200", "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent = psutil.Process(proc.pid)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(parent.children()) < 2 and proc.poll() is None:
+        time.sleep(0.01)
+    workers = parent.children()
+    assert len(workers) == 2, "the build ended before its workers could be seen"
+    time.sleep(0.3)  # both busy with a PDF
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 1.5  # orphans would finish their PDF first
+    while time.time() < deadline and not all(_ended(w, psutil) for w in workers):
+        time.sleep(0.05)
+    assert all(_ended(w, psutil) for w in workers)
+    assert b"BrokenPipeError" not in proc.stderr.read()
+
+
+def _ended(process, psutil) -> bool:
+    """Gone, or a zombie (dead, waiting for whoever inherited it to reap it)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
