@@ -96,6 +96,33 @@ def test_config_errors_name_the_field(demo_config, override, message):
         validate_config(cfg)
 
 
+def test_max_length_must_hold_a_square_image_and_a_turn(demo_config):
+    cfg = demo_config("model=sphinx_plus_2k", "trainer=gpu", "global_batch_size=256")
+    assert cfg.data.max_length == 4096  # the family's, not a global default
+    validate_config(cfg)
+    too_small = demo_config("model=sphinx_plus_2k", "trainer=gpu", "global_batch_size=256", "data.max_length=2048")
+    with pytest.raises(ConfigError, match=r"data.max_length: 2048 cannot hold a square image \(2590 visual slots "
+                                          r"at 3x3 tiles\) plus a minimal turn \(64 tokens\): use >= 2654"):
+        validate_config(too_small)
+
+
+def test_square_672_image_fits_sphinx_plus_2k(demo_config, demo_tokenizer, tmp_path):
+    from PIL import Image
+
+    from sphinx_x.data.processor import SphinxProcessor
+    from sphinx_x.data.records import conversation, make_record
+    from sphinx_x.data.slots import SKIP, TEXT
+
+    cfg = demo_config("model=sphinx_plus_2k", "trainer=gpu", "global_batch_size=256")
+    Image.new("RGB", (672, 672), "white").save(tmp_path / "square.png")
+    processor = SphinxProcessor.from_config(demo_tokenizer, cfg.model, cfg.data)
+    sample = processor(make_record("square", "test", "caption", conversation("<image>\nWhat is shown?", "A square."),
+                                   images=[str(tmp_path / "square.png")]))
+    kinds = sample.slot_kind.tolist()
+    assert sum(k != TEXT for k in kinds) == 2590 and SKIP not in kinds  # (257 + 2) x (9 tiles + 1 global view)
+    assert (sample.labels != -100).any()
+
+
 @pytest.mark.parametrize("family", ["sphinx_tiny", "sphinx_intern2", "sphinx_plus", "sphinx_plus_2k", "sphinx_moe"])
 @pytest.mark.parametrize("strategy", ["single_device", "ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
 def test_families_and_strategies_compose_and_validate(demo_config, family, strategy):
@@ -143,6 +170,26 @@ def test_each_epoch_draws_a_new_mixture_order(demo_config, tmp_path):
     assert trainer.global_step == 5 and datamodule.sampler.epoch == 2  # 2 batches per epoch
     orders = [datamodule.sampler.global_sequence(epoch)[1].tolist() for epoch in range(3)]
     assert orders[0] != orders[1] != orders[2]
+
+
+def test_default_epoch_is_one_pass_and_warmup_is_measured_in_it(demo_config, tmp_path):
+    from sphinx_x.data.datamodule import SphinxDataModule
+    from sphinx_x.data.processor import SphinxProcessor
+    from sphinx_x.data.tokenize import load_tokenizer
+    from sphinx_x.model.module import SphinxModule
+    from sphinx_x.runtime.trainer import build_trainer
+
+    cfg = demo_config("data.num_samples=null", "optim.warmup_epochs=0.5", "trainer.max_steps=1")
+    tokenizer = load_tokenizer(cfg.model.tokenizer)
+    datamodule = SphinxDataModule(cfg.data, SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data))
+    trainer = build_trainer(cfg, str(tmp_path / "run"))
+    trainer.fit(SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer), global_batch_size=4),
+                datamodule=datamodule)
+    records = sum(datamodule.train_set.counts)  # the demo sources give no `size`: their record counts
+    assert datamodule.samples_per_epoch == records == len(datamodule.sampler)
+    warmup = round(0.5 * records / 4)
+    schedule = trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0]
+    assert [schedule(step) for step in (0, warmup - 1)] == [1 / warmup, 1.0]
 
 
 def test_slurm_launcher_composes_from_trainer_fields(tmp_path):

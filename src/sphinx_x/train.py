@@ -33,8 +33,7 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     tokenizer = load_tokenizer(cfg.model.tokenizer, trust_remote_code=cfg.model.llm.trust_remote_code)
     processor = SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data)
     datamodule = SphinxDataModule(cfg.data, processor)
-    module = SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer), samples_per_epoch=cfg.data.num_samples,
-                          global_batch_size=cfg.global_batch_size)
+    module = SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer), global_batch_size=cfg.global_batch_size)
     trainer = build_trainer(cfg, output_dir, decoder_layer_classes(module.model.llm))
     if trainer.is_global_zero:
         processor.save_pretrained(Path(output_dir) / "processor")

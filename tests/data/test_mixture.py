@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sphinx_x.data.mixture import MixtureSampler, mixture_weights
+from sphinx_x.data.mixture import MixtureSampler, mixture_weights, source_quotas
 
 COUNTS = [500, 120, 40, 7]
 
@@ -29,6 +29,18 @@ def test_weights_by_rule():
     assert mixture_weights([3, 1], [1.0, 3.0], "explicit").tolist() == [0.25, 0.75]
     with pytest.raises(ValueError, match="data.weighting"):
         mixture_weights([1], [None], "uniform")
+
+
+def test_quotas_are_exact_and_sum_to_the_epoch():
+    assert source_quotas([0.5, 0.3, 0.2], 10).tolist() == [5, 3, 2]
+    assert source_quotas([1 / 3] * 3, 10).tolist() == [4, 3, 3]  # largest remainder, ties to the first
+    assert source_quotas([0.999, 0.001], 7).tolist() == [7, 0]
+
+
+def test_an_epoch_at_the_sources_sizes_draws_every_record_exactly_once():
+    weights = mixture_weights(COUNTS, [None] * 4)
+    sampler = MixtureSampler(COUNTS, weights, num_samples=sum(COUNTS), seed=4)
+    assert sorted(sampler) == list(range(sum(COUNTS)))
 
 
 def test_sources_are_cycled_without_repeats_within_a_pass():

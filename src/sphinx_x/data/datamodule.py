@@ -58,6 +58,7 @@ class SphinxDataModule(L.LightningDataModule):
         self.train_set: MixtureDataset | None = None
         self.val_set: MixtureDataset | None = None
         self.sampler: MixtureSampler | None = None
+        self.samples_per_epoch: int | None = None
         self._pending_state: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -80,12 +81,15 @@ class SphinxDataModule(L.LightningDataModule):
         self.train_set = MixtureDataset(train, self.processor, self.rejects)
         self.val_set = MixtureDataset(val, self.processor, self.rejects) if val else None
         train_specs = [s for s in self.specs if s.name in self.train_set.names]
-        weights = mixture_weights([s.size or n for s, n in zip(train_specs, self.train_set.counts, strict=True)],
-                                  [s.weight for s in train_specs], self.cfg.weighting, self.cfg.temperature)
+        sizes = [s.size or n for s, n in zip(train_specs, self.train_set.counts, strict=True)]
+        weights = mixture_weights(sizes, [s.weight for s in train_specs], self.cfg.weighting, self.cfg.temperature)
+        # an epoch: data.num_samples draws, or by default one pass with every source at its size
+        self.samples_per_epoch = int(self.cfg.num_samples or sum(sizes))
         self.weights = dict(zip(self.train_set.names, weights.tolist(), strict=True))
-        log.info("mixture weights: %s", {k: round(v, 4) for k, v in self.weights.items()})
+        log.info("mixture weights: %s; %d samples per epoch",
+                 {k: round(v, 4) for k, v in self.weights.items()}, self.samples_per_epoch)
         trainer = self._trainer_or_none()
-        self.sampler = MixtureSampler(self.train_set.counts, weights, self.cfg.num_samples, self.cfg.seed,
+        self.sampler = MixtureSampler(self.train_set.counts, weights, self.samples_per_epoch, self.cfg.seed,
                                       rank=trainer.global_rank if trainer else 0,
                                       world_size=trainer.world_size if trainer else 1)
         if self._pending_state:

@@ -37,10 +37,21 @@ def mixture_weights(sizes: Sequence[int], explicit: Sequence[float | None], weig
     return raw / raw.sum()
 
 
+def source_quotas(weights: Sequence[float], num_samples: int) -> np.ndarray:
+    """Draws per source in one epoch: ``weight * num_samples`` rounded by largest remainder (sums exactly)."""
+    exact = np.asarray(weights, dtype=np.float64) * num_samples
+    quotas = np.floor(exact).astype(np.int64)
+    short = num_samples - int(quotas.sum())
+    quotas[np.argsort(-(exact - quotas), kind="stable")[:short]] += 1
+    return quotas
+
+
 class MixtureSampler(torch.utils.data.Sampler[int]):
     """Yields indices into the concatenation of sources, drawn by weight.
 
-    An epoch is ``num_samples`` draws. The sequence depends only on ``(seed, epoch)``; each rank
+    An epoch is ``num_samples`` draws: each source gets its exact quota (:func:`source_quotas`) in a
+    shuffled order, and its records are drawn without replacement (a source drawn more often than it
+    has records starts a new pass). The sequence depends only on ``(seed, epoch)``; each rank
     takes every ``world_size``-th draw. ``consumed`` (global draws already trained on) lets a
     resumed run continue the same sequence mid-epoch.
     """
@@ -64,7 +75,7 @@ class MixtureSampler(torch.utils.data.Sampler[int]):
     def global_sequence(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """(source id, index within source) for every draw of ``epoch``."""
         rng = np.random.default_rng([self.seed, epoch])
-        sources = rng.choice(len(self.counts), size=self.num_samples, p=self.weights)
+        sources = rng.permutation(np.repeat(np.arange(len(self.counts)), source_quotas(self.weights, self.num_samples)))
         items = np.empty(self.num_samples, dtype=np.int64)
         for s, count in enumerate(self.counts):
             where = np.flatnonzero(sources == s)

@@ -61,6 +61,11 @@ class VisualLayout:
         """LLM positions one image takes (the length of :meth:`slot_kinds`)."""
         return len(self.slot_kinds(keep))
 
+    @property
+    def max_slots(self) -> int:
+        """Positions of the largest image: a square one, where no tile is skipped."""
+        return self.num_slots([True] * (self.grid**2 + 1))
+
     def frame(self, width: int, height: int) -> ImageFrame:
         return ImageFrame.fit(width, height, side=self.grid * self.tile_pixels, grid=self.grid, anchor=self.anchor)
 

@@ -27,12 +27,11 @@ class SphinxModule(L.LightningModule):
     """Trains the LLM, the projector and the special embeddings; encoders stay frozen."""
 
     def __init__(self, model: DictConfig | dict, optim: DictConfig | dict, vocab_size: int | None = None,
-                 samples_per_epoch: int | None = None, global_batch_size: int | None = None):
+                 global_batch_size: int | None = None):
         super().__init__()
         model_dict, optim_dict = _plain(model), _plain(optim)
         self.save_hyperparameters({"model": model_dict, "optim": optim_dict,
-                                   "vocab_size": vocab_size, "samples_per_epoch": samples_per_epoch,
-                                   "global_batch_size": global_batch_size})
+                                   "vocab_size": vocab_size, "global_batch_size": global_batch_size})
         self.model: SphinxX = build_sphinx(OmegaConf.create(model_dict), vocab_size=vocab_size)
         self.strict_loading = False  # checkpoints hold only trainable weights
         self._step_started: float | None = None
@@ -74,14 +73,17 @@ class SphinxModule(L.LightningModule):
                          batch_size=int(rows.sum()), on_step=stage == "train", on_epoch=stage != "train")
 
     def _count_per_source(self, batch: Batch) -> None:
-        """Running totals of samples and tokens per source (summed over ranks)."""
+        """Running totals of samples and tokens per source (summed over ranks).
+
+        Every rank logs every source of the mixture, seen in its batches or not: a synced log is a
+        collective, and ranks that logged different names would wait on each other forever.
+        """
         lengths = batch.attention_mask.sum(dim=1)
-        for index in batch.source_index.unique().tolist():
+        for index, name in enumerate(batch.sources):
             rows = batch.source_index == index
-            name = batch.sources[index]
             self._seen_samples[name] = self._seen_samples.get(name, 0) + int(rows.sum())
             self._seen_tokens[name] = self._seen_tokens.get(name, 0) + int(lengths[rows].sum())
-        for name in self._seen_samples:
+        for name in batch.sources:
             self.log(f"train/samples/{name}", float(self._seen_samples[name]), reduce_fx="sum", sync_dist=True)
             self.log(f"train/tokens/{name}", float(self._seen_tokens[name]), reduce_fx="sum", sync_dist=True)
 
@@ -111,7 +113,9 @@ class SphinxModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _steps_per_epoch(self, total: int) -> float:
-        samples, batch = self.hparams.get("samples_per_epoch"), self.hparams.get("global_batch_size")
+        """Optimizer steps in one epoch of the mixture (the datamodule's, known after its set-up)."""
+        samples = getattr(self.trainer.datamodule, "samples_per_epoch", None)
+        batch = self.hparams.get("global_batch_size")
         return samples / batch if samples and batch else float(total)
 
     # ----------------------------------------------------------------- checkpoints

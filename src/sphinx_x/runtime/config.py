@@ -13,6 +13,8 @@ from sphinx_x.data.mixture import mixture_weights
 from sphinx_x.data.templates import TEMPLATES
 from sphinx_x.data.tiling import VisualLayout
 
+# Room a sample needs beside its image: template, system line, a short question and answer.
+MIN_TURN_TOKENS = 64
 CONF_PACKAGE = "sphinx_x.conf"  # Hydra: config_path="pkg://sphinx_x.conf" or initialize_config_module(CONF_PACKAGE)
 STRATEGIES = ("auto", "ddp", "fsdp", "deepspeed")
 LOGGERS = ("csv", "wandb")
@@ -47,14 +49,18 @@ def validate_config(cfg: DictConfig) -> None:
     """
     data, model, optim, trainer = cfg.data, cfg.model, cfg.optim, cfg.trainer
     _check(int(data.micro_batch_size) >= 1, "data.micro_batch_size", "must be >= 1")
-    _check(int(data.num_samples) >= 1, "data.num_samples", "must be >= 1")
-    _check(int(data.max_length) >= 16, "data.max_length", "must be >= 16")
+    _check(data.num_samples is None or int(data.num_samples) >= 1, "data.num_samples",
+           "must be >= 1, or null for one pass over the mixture at its sources' sizes")
     _check(int(data.num_workers) >= 0, "data.num_workers", "must be >= 0")
     _check(0 <= float(data.val_fraction) < 1, "data.val_fraction", "must be in [0, 1)")
     _choice(data.template, "data.template", TEMPLATES)
     _check(model.llm.name_or_path is not None or model.llm.config is not None, "model.llm",
            "needs name_or_path (a checkpoint) or config (random init)")
-    _built("model", lambda: VisualLayout.from_model_config(model))
+    layout = _built("model", lambda: VisualLayout.from_model_config(model))
+    needed = layout.max_slots + MIN_TURN_TOKENS
+    _check(int(data.max_length) >= needed, "data.max_length",
+           f"{data.max_length} cannot hold a square image ({layout.max_slots} visual slots at "
+           f"{layout.grid}x{layout.grid} tiles) plus a minimal turn ({MIN_TURN_TOKENS} tokens): use >= {needed}")
     specs = _built("data.sources", lambda: source_specs(data))
     _built("data.weighting", lambda: mixture_weights([s.size or 1 for s in specs], [s.weight for s in specs],
                                                      data.weighting, float(data.temperature)))
