@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+import sphinx_x.conf
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import REGION_PATTERN, Record, RecordError, RejectLog
 from sphinx_x.data.sources.base import SourceSpec, iter_source
@@ -21,7 +22,6 @@ from sphinx_x.data.sources.checked_boxes import box_from_xywh, checked_box
 from sphinx_x.data.sources.coco_json import CocoFile, image_file
 from sphinx_x.data.sources.image_size import image_size
 from sphinx_x.engines.som.marks import Mark, SomItem, polygons_to_rle, rle_box, segmentation_to_rle
-from sphinx_x.runtime.config import load_conf_file
 
 LABELLED = re.compile(r"<p>(.*?)</p>\s*((?:<region:\d+>\s*,?\s*)+)")
 READER_DOMAINS = {"icdar2013": "text", "icdar2015": "text", "totaltext": "text", "ctw1500": "text",
@@ -142,7 +142,10 @@ def source_items(name: str, data_root: str | Path, domain: str | None = None, ma
                  rejects: RejectLog | None = None) -> Iterator[SomItem | RecordError]:
     """Items from the reader of ``sphinx_x/conf/data/source/<name>.yaml`` with ``paths.data_root`` set;
     the domain defaults to the reader's (scene text, documents, else natural images)."""
-    root = OmegaConf.create({"paths": {"data_root": str(data_root)}, "source": load_conf_file(f"data/source/{name}.yaml")})
+    config = Path(sphinx_x.conf.__file__).parent / "data" / "source" / f"{name}.yaml"
+    if not config.exists():
+        raise ValueError(f"--source {name}: no sphinx_x/conf/data/source/{name}.yaml")
+    root = OmegaConf.create({"paths": {"data_root": str(data_root)}, "source": OmegaConf.load(config)})
     fields = OmegaConf.to_container(root.source, resolve=True)
     spec = SourceSpec(**fields)  # type: ignore[arg-type]
     if max_records is not None:

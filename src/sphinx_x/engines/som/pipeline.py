@@ -22,7 +22,6 @@ from typing import Any
 from PIL import Image
 from tqdm import tqdm
 
-from sphinx_x.data.dataset import load_image
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError, validate_record
 from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult
@@ -269,6 +268,19 @@ def _page(result: PdfResult, key: str, image: Image.Image, doc: dict[str, Any], 
 def _reject(result: PdfResult, reason: str, detail: str, **extra: Any) -> PdfResult:
     result.rejects.append({"pdf": result.pdf, "page": None, "reason": reason, "detail": detail, **extra})
     return result
+
+
+def load_image(path: str, ident: str) -> Image.Image:
+    """The decoded RGB image (as the training loader decodes it, without importing torch); a missing or
+    corrupt file is a countable RecordError."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except FileNotFoundError as e:
+        raise RecordError("missing_image", str(path), ident) from e
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise RecordError("unreadable_image", f"{path}: {e}", ident) from e
 
 
 def _fit(image: Image.Image, side: int) -> Image.Image:
