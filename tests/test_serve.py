@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +15,7 @@ from PIL import Image
 import sphinx_x.serve
 from sphinx_x.inference import Conversation, GenerationConfig
 from sphinx_x.serve import create_app
+from tests.testkit.serving import serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,22 +23,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def server(engine):
     """The app under a real uvicorn server on 127.0.0.1 (a free port), in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(engine, "sphinx-demo", default_max_tokens=12), log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not uv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "server did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with serve_in_thread(create_app(engine, "sphinx-demo", default_max_tokens=12)) as url, \
+            httpx.Client(base_url=url, timeout=60) as client:
         yield client
-    uv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
 
 
 def data_url(path: Path) -> str:
