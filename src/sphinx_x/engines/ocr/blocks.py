@@ -1,7 +1,7 @@
 """What a text block is (prose, code, a table row) and how its lines read as text.
 
-- **code**: most of its characters are in a monospace font; its lines keep their breaks and
-  indentation (from leading spaces or, in PDFs that position each line, from the x offset).
+- **code**: every line mostly in a monospace font; its lines keep their breaks and indentation
+  (from leading spaces or, in PDFs that position each line, from the x offset).
 - **row**: two or more lines side by side on one visual line (table cells); read left to right.
 - **prose**: everything else; lines joined by spaces with hyphenation resolved.
 
@@ -18,9 +18,6 @@ from typing import Protocol
 from sphinx_x.data.boxes import Box
 from sphinx_x.engines.ocr.hyphenation import Vocabulary, join_lines
 
-CODE_SHARE = 0.6  # share of a block's characters in monospace fonts that makes it code
-
-
 class LineLike(Protocol):
     text: str
     box: Box
@@ -30,8 +27,7 @@ class LineLike(Protocol):
 
 def block_style(lines: Sequence[LineLike]) -> str:
     """``code``, ``row`` or ``prose`` (see the module docstring)."""
-    chars = sum(len(ln.text) for ln in lines)
-    if chars and sum(len(ln.text) for ln in lines if ln.mono) >= CODE_SHARE * chars:
+    if lines and all(ln.mono for ln in lines):
         return "code"
     if len(lines) >= 2 and _one_row([ln.box for ln in lines]):
         return "row"
@@ -43,19 +39,36 @@ def block_text(lines: Sequence[LineLike], style: str, vocab: Vocabulary | None =
     if not lines:
         return "", 0
     if style == "code":
-        return "\n".join(" " * n + ln.text for n, ln in zip(code_indents(lines), lines, strict=True)), 0
+        return "\n".join(code_rows(lines)), 0
     if style == "row":
         return " ".join(ln.text for ln in sorted(lines, key=lambda ln: ln.box[0])), 0
     return join_lines([ln.text for ln in lines], vocab)
 
 
-def code_indents(lines: Sequence[LineLike]) -> list[int]:
-    """Leading spaces of each code line: as written, or from its x offset in character widths."""
+def code_rows(lines: Sequence[LineLike]) -> list[str]:
+    """Code as written: one string per visual row (pieces on one baseline joined with the spaces
+    their gap holds), indented by leading spaces or by the x offset in character widths."""
     widths = [(ln.box[2] - ln.box[0]) / (len(ln.text) + ln.indent) for ln in lines if ln.text]
     char = sorted(widths)[len(widths) // 2] if widths else 0.0
     left = min(ln.box[0] for ln in lines)
-    offsets = [round((ln.box[0] - left) / char) if char > 0 else 0 for ln in lines]
-    return [max(ln.indent, off) for ln, off in zip(lines, offsets, strict=True)]
+    rows: list[list[LineLike]] = []
+    for line in lines:
+        if rows and _one_row([rows[-1][0].box, line.box]):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    out = []
+    for row in rows:
+        row = sorted(row, key=lambda ln: ln.box[0])
+        text = " " * max(row[0].indent, _spaces(row[0].box[0] - left, char, 0)) + row[0].text
+        for prev, line in zip(row, row[1:]):
+            text += " " * _spaces(line.box[0] - prev.box[2], char, 1) + line.text
+        out.append(text)
+    return out
+
+
+def _spaces(gap: float, char: float, least: int) -> int:
+    return max(least, round(gap / char)) if char > 0 else least
 
 
 def tables(styles: Sequence[str], boxes: Sequence[Box], cells: Sequence[int]) -> list[list[int]]:

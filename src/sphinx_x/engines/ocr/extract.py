@@ -24,7 +24,7 @@ from sphinx_x.engines.ocr.quality import has_bad_chars
 
 TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded, whitespace normalised, unknown glyphs -> U+FFFD
 MONO_FLAG = 8  # span flag bit: monospaced font
-MONO_FONT = re.compile(r"mono|courier|consol|typewriter|cmtt|lmtt|sftt|code", re.IGNORECASE)
+MONO_FONT = re.compile(r"mono|monl|courier|consol|menlo|monaco|typewriter|fixed|cmtt|lmtt|sftt|code", re.IGNORECASE)
 
 
 @dataclass
