@@ -18,6 +18,7 @@ from typing import Protocol
 from sphinx_x.data.boxes import Box
 from sphinx_x.engines.ocr.hyphenation import Vocabulary, join_lines
 
+
 class LineLike(Protocol):
     text: str
     box: Box
@@ -61,7 +62,7 @@ def code_rows(lines: Sequence[LineLike]) -> list[str]:
     for row in rows:
         row = sorted(row, key=lambda ln: ln.box[0])
         text = " " * max(row[0].indent, _spaces(row[0].box[0] - left, char, 0)) + row[0].text
-        for prev, line in zip(row, row[1:]):
+        for prev, line in zip(row, row[1:], strict=False):
             text += " " * _spaces(line.box[0] - prev.box[2], char, 1) + line.text
         out.append(text)
     return out
