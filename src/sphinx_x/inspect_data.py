@@ -1,7 +1,8 @@
 """See the data as the model does: the exact text with label masking marked, and the tiled view.
 
 ``python -m sphinx_x.inspect_data experiment=demo inspect.source=demo_llava inspect.n=3``
-Labelled (trained-on) text is shown inside ``[[ ]]``; image slots as ``<image k: ...>``.
+Labelled (trained-on) text is shown inside ``[[ ]]``; image slots as ``<image k: ...>``. For Set-of-Mark
+sources the PNGs also show the raw image next to its marked view.
 """
 
 from __future__ import annotations
@@ -69,8 +70,25 @@ def draw_model_view(image: Image.Image, frame: ImageFrame, keep: list[bool], reg
     return canvas
 
 
+def marked_view(record: Record, image: Image.Image) -> Image.Image | None:
+    """For a Set-of-Mark record: the raw image the model trains on, next to the marked copy the VLM saw
+    (redrawn exactly from ``meta.som``); None for other records."""
+    som = record.get("meta", {}).get("som")
+    if not som:
+        return None
+    from sphinx_x.engines.som.draw import MarkStyle, draw_marks
+    from sphinx_x.engines.som.marks import Mark
+
+    marked = draw_marks(image, [Mark.from_json(m) for m in som["marks"]], MarkStyle(**som["style"]), som["key"]).image
+    pair = Image.new("RGB", (2 * image.width + 8, image.height), (255, 255, 255))
+    pair.paste(image, (0, 0))
+    pair.paste(marked, (image.width + 8, 0))
+    return pair
+
+
 def inspect_records(records: list[Record], processor: SphinxProcessor, png_dir: Path | None) -> list[str]:
-    """Rendered text per record; PNGs of every image when ``png_dir`` is given."""
+    """Rendered text per record; PNGs of every image when ``png_dir`` is given (for Set-of-Mark records
+    also ``<id>_<k>_marks.png``: the raw image next to its marked view)."""
     out = []
     for record in records:
         sample = processor(record)
@@ -80,8 +98,11 @@ def inspect_records(records: list[Record], processor: SphinxProcessor, png_dir: 
         png_dir.mkdir(parents=True, exist_ok=True)
         for k, (path, frame) in enumerate(zip(record.get("images", []), sample.frames, strict=False)):
             regions = [r for r in record.get("regions", []) if r.get("image", 0) == k]
-            view = draw_model_view(load_image(path, record["id"]), frame, processor.layout.keep_mask(frame), regions)
+            image = load_image(path, record["id"])
+            view = draw_model_view(image, frame, processor.layout.keep_mask(frame), regions)
             view.save(png_dir / f"{record['id'].replace('/', '_')}_{k}.png")
+            if (pair := marked_view(record, image)) is not None:
+                pair.save(png_dir / f"{record['id'].replace('/', '_')}_{k}_marks.png")
     return out
 
 
