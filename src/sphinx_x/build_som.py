@@ -100,6 +100,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[SomConfig, ApiConfig | N
         api = ApiConfig(args.base_url, args.model, args.api_key_env, args.concurrency, args.rpm, args.max_retries,
                         args.timeout, args.backoff, temperature=args.temperature, max_tokens=args.max_tokens,
                         json_mode=args.json_mode, price_input=args.price_input, price_output=args.price_output)
+    if cfg.annotated and api is None:
+        raise ValueError(f"tasks {list(cfg.tasks)} ask a VLM: give --base-url and --model")
     return cfg, api
 
 
