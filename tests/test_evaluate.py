@@ -154,6 +154,8 @@ def test_evaluate_command_line(trained_run, demo_dir, tmp_path):
     ("benchmarks=[]", "benchmarks: empty"),
     ("batch_size=0", "batch_size: must be >= 1"),
     ("ckpt_path=/does/not/exist", "ckpt_path: /does/not/exist does not exist"),
+    ("scoring.vqav2.mode=strict", "scoring.vqav2: "),
+    ("+scoring.demo_vqa.remove_digit_commas=true", "scoring.demo_vqa: "),
 ])
 def test_config_errors_name_the_field(trained_run, tmp_path, override, message):
     cfg = compose_config([f"ckpt_path={trained_run}", override], tmp_path, config_name="evaluate")

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from sphinx_x.eval.benchmarks import BENCHMARKS, BenchmarkSpec, EvalSample, get_benchmark
 from sphinx_x.eval.loop import evaluate_benchmark, write_outputs
 from sphinx_x.inference import SphinxInference, resolve_device
-from sphinx_x.runtime.config import ConfigError
+from sphinx_x.runtime.config import ConfigError, checked_build
 from sphinx_x.runtime.trainer import build_logger
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,18 @@ def validate_eval_config(cfg: DictConfig) -> list[BenchmarkSpec]:
         raise ConfigError(f"batch_size: must be >= 1, got {cfg.batch_size}")
     if cfg.limit is not None and int(cfg.limit) < 1:
         raise ConfigError(f"limit: must be null or >= 1, got {cfg.limit}")
+    for name in cfg.get("scoring") or {}:  # build each metric with its options: fail here, not after answering
+        checked_build(f"scoring.{name}", lambda name=name: get_benchmark(name).metric(**scoring_options(cfg, name)))
     return [get_benchmark(name) for name in cfg.benchmarks]
+
+
+def scoring_options(cfg: DictConfig, benchmark: str) -> dict[str, Any]:
+    """Scorer options of one benchmark from ``scoring.<name>`` (e.g. ``{mode: official}`` for VQAv2)."""
+    return _plain((cfg.get("scoring") or {}).get(benchmark)) or {}
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
 def evaluate(cfg: DictConfig, output_dir: str) -> dict[str, dict[str, float]]:
@@ -57,7 +68,8 @@ def evaluate(cfg: DictConfig, output_dir: str) -> dict[str, dict[str, float]]:
     specs = validate_eval_config(cfg)
     L.seed_everything(int(cfg.seed))
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True) if cfg.get("model") else None
-    engine = SphinxInference.from_run(cfg.ckpt_path, device=resolve_device(cfg.device), model_config=model_cfg)
+    engine = SphinxInference.from_run(cfg.ckpt_path, device=resolve_device(cfg.device), model_config=model_cfg,
+                                      active_experts=cfg.get("active_experts"), keep_experts=_plain(cfg.get("keep_experts")))
     logger = build_logger(cfg, output_dir, f"{cfg.task_name}-{Path(cfg.ckpt_path).name}")
     logger.log_hyperparams({"ckpt_path": str(cfg.ckpt_path), "benchmarks": list(cfg.benchmarks),
                             "generation": OmegaConf.to_container(cfg.generation, resolve=True),
@@ -70,7 +82,8 @@ def evaluate(cfg: DictConfig, output_dir: str) -> dict[str, dict[str, float]]:
         rows, scores = evaluate_benchmark(
             engine, spec, samples, batch_size=int(cfg.batch_size), generation=generation,  # type: ignore[arg-type]
             describe_first=bool(cfg.describe_first), limit=cfg.limit,
-            describe_max_new_tokens=int(cfg.describe_max_new_tokens), rejects=rejects)
+            describe_max_new_tokens=int(cfg.describe_max_new_tokens), rejects=rejects,
+            scoring=scoring_options(cfg, spec.name))
         used = samples[: cfg.limit] if cfg.limit else samples
         paths = write_outputs(output_dir, spec, rows, scores, used, rejects=rejects,
                               info={"checkpoint": str(cfg.ckpt_path), "limit": cfg.limit,

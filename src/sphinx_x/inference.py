@@ -24,7 +24,9 @@ from transformers.generation.streamers import BaseStreamer
 
 from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.model.build import build_sphinx
+from sphinx_x.model.llm import prune_experts, set_active_experts
 from sphinx_x.model.sphinx import SphinxX
+from sphinx_x.runtime.config import checked_build
 
 DESCRIBE_FIRST_PROMPT = "Describe the image in detail."
 
@@ -73,12 +75,14 @@ class SphinxInference:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_run(cls, path: str | Path, device: str = "cpu", model_config: dict[str, Any] | None = None
+    def from_run(cls, path: str | Path, device: str = "cpu", model_config: dict[str, Any] | None = None,
+                 active_experts: int | None = None, keep_experts: int | list[int] | None = None
                  ) -> SphinxInference:
         """From a training run folder, a checkpoint inside one, or an exported folder.
 
-        ``model_config`` replaces the saved model config (e.g. fewer active MoE experts); the
-        weights must still fit it.
+        ``model_config`` replaces the saved model config; the weights must still fit it. For a MoE
+        LLM, ``keep_experts`` prunes the loaded experts and ``active_experts`` sets how many route
+        each token (both are written into the config an export saves).
         """
         path = Path(path)
         if (path / "sphinx_config.json").exists():
@@ -99,6 +103,13 @@ class SphinxInference:
         missing = [k for k in missing if k not in model.frozen_state_keys()]
         if missing or unexpected:
             raise KeyError(f"weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        llm_cfg = config["model"]["llm"]
+        if keep_experts is not None:
+            checked_build("keep_experts", lambda: prune_experts(model.llm, keep_experts))
+            llm_cfg["keep_experts"] = keep_experts
+        if active_experts is not None:
+            checked_build("active_experts", lambda: set_active_experts(model.llm, int(active_experts)))
+            llm_cfg["overrides"] = {**(llm_cfg.get("overrides") or {}), "num_experts_per_tok": int(active_experts)}
         return cls(model, processor, config["model"], device=device)
 
     def export(self, out_dir: str | Path) -> Path:

@@ -17,8 +17,9 @@ from sphinx_x.model.build import build_sphinx
 from tests.testkit.configs import compose_config
 
 
-def random_engine(demo_dir: Path, demo_tokenizer, tmp_dir: Path, std: float = 0.3) -> SphinxInference:
-    cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}"], tmp_dir)
+def random_engine(demo_dir: Path, demo_tokenizer, tmp_dir: Path, std: float = 0.3, overrides: tuple[str, ...] = ()
+                  ) -> SphinxInference:
+    cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}", *overrides], tmp_dir)
     model = build_sphinx(cfg.model, vocab_size=len(demo_tokenizer))
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():

@@ -49,13 +49,14 @@ def evaluate_benchmark(engine: SphinxInference, benchmark: str | BenchmarkSpec, 
                        batch_size: int = 8, generation: Mapping[str, Any] | None = None,
                        describe_first: bool = False, limit: int | None = None,
                        describe_max_new_tokens: int = 256, rejects: list[dict[str, Any]] | None = None,
-                       ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+                       scoring: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Answer ``samples`` (the first ``limit``) and score them.
 
     Returns prediction rows ``{"question_id", "prediction", "prompt", "target", ...}`` and the
     scores. A sample whose image cannot be read or whose prompt is too long is not predicted (it
     counts in ``n_missing`` and ``n_failed``, is scored as wrong, and its reason is appended to
-    ``rejects``); a split without ground truth gets only the counts.
+    ``rejects``); a split without ground truth gets only the counts. ``scoring`` holds the metric's
+    options (e.g. ``{"mode": "official"}`` for VQA accuracy).
     """
     spec = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
     if batch_size < 1:
@@ -76,7 +77,7 @@ def evaluate_benchmark(engine: SphinxInference, benchmark: str | BenchmarkSpec, 
                     failed[0]["reason"])
     if rejects is not None:
         rejects += failed
-    scores = score_rows(spec, rows, samples, **metric_options(spec, engine))
+    scores = score_rows(spec, rows, samples, **metric_options(spec, engine), **(scoring or {}))
     scores["n_failed"] = float(len(failed))
     return rows, scores
 

@@ -56,13 +56,13 @@ def validate_config(cfg: DictConfig) -> None:
     _choice(data.template, "data.template", TEMPLATES)
     _check(model.llm.name_or_path is not None or model.llm.config is not None, "model.llm",
            "needs name_or_path (a checkpoint) or config (random init)")
-    layout = _built("model", lambda: VisualLayout.from_model_config(model))
+    layout = checked_build("model", lambda: VisualLayout.from_model_config(model))
     needed = layout.max_slots + MIN_TURN_TOKENS
     _check(int(data.max_length) >= needed, "data.max_length",
            f"{data.max_length} cannot hold a square image ({layout.max_slots} visual slots at "
            f"{layout.grid}x{layout.grid} tiles) plus a minimal turn ({MIN_TURN_TOKENS} tokens): use >= {needed}")
-    specs = _built("data.sources", lambda: source_specs(data))
-    _built("data.weighting", lambda: mixture_weights([s.size or 1 for s in specs], [s.weight for s in specs],
+    specs = checked_build("data.sources", lambda: source_specs(data))
+    checked_build("data.weighting", lambda: mixture_weights([s.size or 1 for s in specs], [s.weight for s in specs],
                                                      data.weighting, float(data.temperature)))
     _check(float(optim.lr) > 0, "optim.lr", "must be > 0")
     _check(0 <= float(optim.warmup_epochs) <= 1, "optim.warmup_epochs", "must be a fraction of an epoch in [0, 1]")
@@ -76,7 +76,7 @@ def validate_config(cfg: DictConfig) -> None:
     accumulation(cfg)
 
 
-def _built(field: str, build: Callable[[], T]) -> T:
+def checked_build(field: str, build: Callable[[], T]) -> T:
     """Build a part of the run; its ``ValueError`` becomes a ConfigError that names the field."""
     try:
         return build()
