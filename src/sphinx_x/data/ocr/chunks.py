@@ -28,19 +28,18 @@ def exclusive_chunks(boxes: Sequence[Sequence[float]], costs: Sequence[float], m
     cover = _Coverage(np.concatenate([arr, np.asarray(holes, dtype=np.float64).reshape(-1, 4)]), inside)
     if n <= max_units and sum(costs) <= max_cost and cover.only(union_box(arr), 0, n):
         return [list(range(n))]
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(costs, dtype=np.float64))])
+    longest = [max(1, min(max_units, n - j, int(np.searchsorted(cum, cum[j] + max_cost, side="right")) - 1 - j))
+               for j in range(n)]  # units a chunk starting at j may hold
+    valid = cover.valid_chunks(arr, max(longest)).tolist()
     fewest = [0] * (n + 1)  # fewest[j]: chunks needed for units j..n-1
     stop = [n] * (n + 1)  # stop[j]: end of the first chunk in that split
-    cum = np.concatenate([[0.0], np.cumsum(np.asarray(costs, dtype=np.float64))])
     for j in range(n - 1, -1, -1):
-        last = j + 1
-        while last < n and last - j < max_units and cum[last + 1] - cum[j] <= max_cost:
-            last += 1
-        ends = np.arange(j + 1, last + 1)
-        valid = cover.only_prefixes(arr, j, ends)
-        valid[0] = True
-        best = min(fewest[e] for e in ends[valid])
-        fewest[j] = best + 1
-        stop[j] = int(max(e for e in ends[valid] if fewest[e] == best))
+        best, end = n + 1, j + 1
+        for size in range(1, longest[j] + 1):
+            if (size == 1 or valid[j][size - 1]) and fewest[j + size] <= best:
+                best, end = fewest[j + size], j + size
+        fewest[j], stop[j] = best + 1, end
     chunks, j = [], 0
     while j < n:
         chunks.append(list(range(j, stop[j])))
@@ -73,15 +72,27 @@ class _Coverage:
         hits = self.hits(box)
         return not (hits[:start].any() or hits[stop:].any())
 
-    def only_prefixes(self, units: np.ndarray, start: int, ends: np.ndarray) -> np.ndarray:
-        """For each ``end``: whether the union box of ``units[start:end]`` covers only those units."""
-        span = units[start:ends[-1]]
-        x0, y0 = np.minimum.accumulate(span[:, 0]), np.minimum.accumulate(span[:, 1])
-        x1, y1 = np.maximum.accumulate(span[:, 2]), np.maximum.accumulate(span[:, 3])
-        rows = ends - start - 1  # (k,) union boxes of the prefixes
-        iw = np.minimum(self.x1[None], x1[rows, None]) - np.maximum(self.x0[None], x0[rows, None])
-        ih = np.minimum(self.y1[None], y1[rows, None]) - np.maximum(self.y0[None], y0[rows, None])
-        hits = (iw > 0) & (ih > 0) & (iw * ih > self.limit[None])  # (k, units + holes)
-        index = np.arange(hits.shape[1])[None]
-        outside = (index < start) | (index >= ends[:, None])
-        return ~(hits & outside).any(axis=1)
+    def valid_chunks(self, units: np.ndarray, longest: int, budget: int = 1 << 21) -> np.ndarray:
+        """``(n, longest)``: whether the union box of ``units[j:j + size]`` (``size`` = column + 1)
+        covers only those units (and no box past the units, e.g. a hole)."""
+        n, m = len(units), len(self.x0)
+        pad = np.concatenate([units, np.repeat(units[-1:], longest - 1, axis=0)])
+        windows = np.lib.stride_tricks.sliding_window_view(pad, longest, axis=0)  # (n, 4, longest)
+        index = np.arange(m)
+        size = np.arange(longest)
+        out = np.empty((n, longest), dtype=bool)
+        step = max(1, budget // max(1, longest * m))
+        for a in range(0, n, step):
+            w = windows[a:a + step]
+            x0, y0 = np.minimum.accumulate(w[:, 0], axis=1), np.minimum.accumulate(w[:, 1], axis=1)
+            x1, y1 = np.maximum.accumulate(w[:, 2], axis=1), np.maximum.accumulate(w[:, 3], axis=1)
+            iw = np.minimum(self.x1, x1[..., None]) - np.maximum(self.x0, x0[..., None])  # (b, longest, m)
+            ih = np.minimum(self.y1, y1[..., None]) - np.maximum(self.y0, y0[..., None])
+            np.maximum(iw, 0, out=iw)
+            np.maximum(ih, 0, out=ih)
+            iw *= ih
+            hits = iw > self.limit
+            start = np.arange(a, a + len(w))[:, None, None]
+            outside = (index < start) | (index >= start + size[None, :, None] + 1)
+            out[a:a + len(w)] = ~(hits & outside).any(axis=2)
+        return out

@@ -31,6 +31,8 @@ notebook password playground postprocessing preprocessing runtime setup shortcut
 textbook timestamp toolkit trademark viewpoint website whiteboard worldwide checkpoint checkpoints
 downstream upstream groundtruth layout layouts""".split())
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_HYPHENATED = re.compile(r"(?<![^\W\d_])[^\W\d_]+(?:[-\u2010][^\W\d_]+)+")
 _URLISH = re.compile(r"://|www\.|[/@\\]")
 
 
@@ -43,16 +45,15 @@ class Vocabulary:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Vocabulary:
+        """Words of ``texts`` (lines), leaving out a fragment hyphenated at a line end."""
         vocab = cls()
         for text in texts:
-            for token in text.lower().split():
-                token = token.strip(".,;:!?()[]{}\"'\u201c\u201d\u2018\u2019")
-                if not token or token.endswith(HYPHENS):
-                    continue
-                parts = re.split("[-\u2010]", token)
-                if len(parts) > 1 and all(_WORD.fullmatch(p) for p in parts):
-                    vocab.hyphenated.add(token.replace("\u2010", "-"))
-                vocab.words.update(p for p in parts if _WORD.fullmatch(p))
+            low = text.lower()
+            if low.endswith((*HYPHENS, SOFT_HYPHEN)):
+                low = low[: low.rfind(" ") + 1]
+            vocab.words.update(_LETTERS.findall(low))
+            if "-" in low or "\u2010" in low:
+                vocab.hyphenated.update(w.replace("\u2010", "-") for w in _HYPHENATED.findall(low))
         return vocab
 
     def knows(self, word: str) -> bool:
