@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+# SPHINX's multiple-choice form: the question, this line, one "A. option" line per option, then the prompt.
+OPTIONS_HEADER = "There are several options:"
+
 # Verbatim SPHINX prompts come first in every pool (PAPER_NOTES.md).
 PAPER_POOLS: dict[str, list[str]] = {
     "vqa": [
@@ -22,6 +25,7 @@ PAPER_POOLS: dict[str, list[str]] = {
         "Reply with a single word or a short phrase.",
         "Give a one-word or short-phrase answer.",
     ],
+    # Follows the options block (OPTIONS_HEADER, then "A. ..." lines).
     "multiple_choice": [
         "Answer with the option's letter from the given choices directly.",
         "Reply with the letter of the correct option only.",
@@ -40,6 +44,19 @@ PAPER_POOLS: dict[str, list[str]] = {
         "Detect all objects shown in the image.",
         "Find every object in the image and give its bounding box.",
         "List all objects in the image with their bounding boxes.",
+    ],
+    # SPHINX's pose data starts by finding the people, then asks for each one's key points.
+    "person_detection": [
+        "Detect all people shown in the image.",
+        "Find every person in the image and give their bounding boxes.",
+        "Locate all the people in the image.",
+    ],
+    # Relationship grounding: {description} is "subject predicate object"; the answer is the subject's box.
+    # Verbatim from the authors' SPHINX demo (accessory/demos/multi_turn_mm_box.py), space before the colon included.
+    "relation": [
+        "Please provide the bounding box coordinate of the region this sentence describes : {description}.",
+        "Locate the {description} and give its bounding box.",
+        "Where is the {description}? Answer with a bounding box.",
     ],
     "detection_category": [
         "detect all {category} shown in the image.",

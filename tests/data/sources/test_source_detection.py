@@ -135,24 +135,28 @@ def test_coco_pose_names_labelled_keypoints_as_point_regions(tmp_path):
         "id": "coco_pose/1/pose/0", "source": "coco_pose", "task": "pose",
         "images": [str(tmp_path / "coco" / "train2017" / "000000000001.jpg")],
         "messages": turns(
-            "<image>\nDetect the key points of the person in the region <region:0>.",
-            "<p>nose</p> <region:1>; <p>right eye</p> <region:2>",
-            "Detect the key points of the person in the region <region:3>.",
+            "<image>\nDetect all people shown in the image.",  # SPHINX finds the people first
+            "<p>person</p> <region:0>, <region:1>",
+            "Detect the key points of the person in the region <region:0>.",
+            "<p>nose</p> <region:2>; <p>right eye</p> <region:3>",
+            "Detect the key points of the person in the region <region:1>.",
             "<p>nose</p> <region:4>; <p>left eye</p> <region:5>; <p>right eye</p> <region:6>"),
-        "regions": [{"image": 0, "box": [10.0, 10.0, 60.0, 90.0]}, {"image": 0, "point": [30.0, 20.0]},
-                    {"image": 0, "point": [36.0, 18.0]}, {"image": 0, "box": [150.0, 20.0, 190.0, 80.0]},
+        "regions": [{"image": 0, "box": [10.0, 10.0, 60.0, 90.0]}, {"image": 0, "box": [150.0, 20.0, 190.0, 80.0]},
+                    {"image": 0, "point": [30.0, 20.0]}, {"image": 0, "point": [36.0, 18.0]},
                     {"image": 0, "point": [160.0, 30.0]}, {"image": 0, "point": [165.0, 28.0]},
                     {"image": 0, "point": [170.0, 28.0]}]}]
     assert errors == [("bad_keypoints", "coco_pose/2")]
     frame = ImageFrame.fit(200, 100, side=448, grid=2)
-    assert render(records[0]["messages"][1]["content"], records[0], frame) == (
+    assert render(records[0]["messages"][3]["content"], records[0], frame) == (
         "<p>nose</p> [0.15, 0.10]; <p>right eye</p> [0.18, 0.09]")
+    without, _ = read(load_spec("coco_pose", tmp_path, detect_people_first=False))
+    assert without[0]["messages"][0]["content"] == "<image>\nDetect the key points of the person in the region <region:0>."
 
 
 def test_coco_pose_min_visibility_2_keeps_visible_keypoints_only(tmp_path):
     coco_keypoints(tmp_path)
 
-    records, _ = read(load_spec("coco_pose", tmp_path, min_visibility=2, max_turns=1))
+    records, _ = read(load_spec("coco_pose", tmp_path, min_visibility=2, max_turns=1, detect_people_first=False))
 
     assert [r["id"] for r in records] == ["coco_pose/1/pose/0", "coco_pose/1/pose/1"]
     assert records[0]["messages"][1]["content"] == "<p>nose</p> <region:1>"

@@ -120,6 +120,32 @@ def test_vg_regions_ground_phrases_in_both_directions(tmp_path):
                       ("unknown_image", "vg_regions/3")]
 
 
+def test_vg_relations_ground_the_subject_with_the_authors_relation_prompt(tmp_path):
+    write_visual_genome(tmp_path)
+    man = {"object_id": 1, "x": 10, "y": 20, "w": 100, "h": 200, "names": ["Man"]}
+    horse = {"object_id": 2, "x": 50, "y": 150, "w": 300, "h": 250, "name": "horse"}
+    write_json(tmp_path / "visual_genome" / "relationships.json", [
+        {"image_id": 1, "relationships": [
+            {"relationship_id": 7, "predicate": "Riding", "subject": man, "object": horse},
+            {"relationship_id": 8, "predicate": "riding", "subject": man, "object": horse},  # VG repeats itself
+            {"relationship_id": 9, "predicate": "on", "subject": {**horse, "w": 0}, "object": man},
+            {"relationship_id": 10, "predicate": "near", "subject": {**man, "names": []}, "object": horse},
+        ]},
+        {"image_id": 3, "relationships": []},
+    ])
+
+    records, errors = read(load_spec("vg_relations", tmp_path))
+
+    assert records == [{
+        "id": "vg_relations/1/relation/0", "source": "vg_relations", "task": "relation",
+        "images": [str(tmp_path / "visual_genome" / "VG_100K" / "1.jpg")],
+        "regions": [{"image": 0, "box": [10.0, 20.0, 110.0, 220.0]}],
+        "messages": turns("<image>\nPlease provide the bounding box coordinate of the region this sentence describes "
+                          ": man riding horse.", "<region:0>")}]
+    assert errors == [("degenerate_box", "vg_relations/1/relation9"), ("missing_field", "vg_relations/1/relation10"),
+                      ("unknown_image", "vg_relations/3")]
+
+
 SENTENCES = (
     "[/EN#1/people A child] in [/EN#2/clothing a pink dress] is climbing up [/EN#3/other a set of stairs] "
     "in [/EN#4/scene an entry way] .\n"

@@ -26,7 +26,7 @@ def test_ai2d_lists_options_and_answers_with_the_letter_leaving_out_test_ids(tmp
     assert records == [{
         "id": "ai2d/0.png/multiple_choice/0", "source": "ai2d", "task": "multiple_choice",
         "images": [str(root / "images" / "0.png")],
-        "messages": turns(f"<image>\nWhat is A in the diagram?\nA. ears\nB. nose\nC. mouth\nD. face\n{MC}", "D")}]
+        "messages": turns(f"<image>\nWhat is A in the diagram?\nThere are several options:\nA. ears\nB. nose\nC. mouth\nD. face\n{MC}", "D")}]
     assert errors == [("bad_answer", "ai2d/0.png/0.png-1"), ("malformed_json", "ai2d/2.png")]
 
 
@@ -46,5 +46,5 @@ def test_geometry3k_problem_folders(tmp_path):
     assert records == [{
         "id": "geometry3k/0/multiple_choice/0", "source": "geometry3k", "task": "multiple_choice",
         "images": [str(train / "0" / "img_diagram.png")],
-        "messages": turns(f"<image>\nFind x.\nA. 3\nB. 7\nC. 9\nD. 12\n{MC}", "B")}]
+        "messages": turns(f"<image>\nFind x.\nThere are several options:\nA. 3\nB. 7\nC. 9\nD. 12\n{MC}", "B")}]
     assert errors == [("unreadable_item", "geometry3k/2"), ("bad_answer", "geometry3k/10")]

@@ -5,7 +5,9 @@ A *referent* is one or more boxes with the descriptions written for them. Per im
 - ``rec``: "Please provide the bounding box coordinate of the region this sentence describes: ..."
   answered by the box(es) ``<region:0>`` (several boxes joined by ", ");
 - ``region_caption``: "Please provide a short description for this region: <region:0>" answered by
-  the description.
+  the description;
+- ``relation`` (Visual Genome relationships): "Please provide the bounding box coordinate of the region
+  this sentence describes : man riding horse." answered by the subject's box.
 
 Record ``n`` of an image holds the ``k``-th description of every referent that has one (then the
 next chunk of ``options.max_turns``), so every description is used once and a dialogue never asks
@@ -51,8 +53,8 @@ def referent_records(spec: SourceSpec, prompts: PromptPool, image_key: str, imag
         for i, (boxes, text) in enumerate(chunk):
             where = ", ".join(dialogue.box(box) for box in boxes)
             key = f"{spec.name}/{image_key}/{task}/{n}:{i}"
-            if task == "rec":
-                dialogue.add(prompts.pick("rec", key, description=text.rstrip(" .")), where)
+            if task in ("rec", "relation"):
+                dialogue.add(prompts.pick(task, key, description=text.rstrip(" .")), where)
             else:
                 dialogue.add(prompts.pick("region_caption", key, box=where), text)
         yield dialogue.record(spec.name, task, image)

@@ -1,7 +1,8 @@
 """Multiple-choice diagram questions: AI2D and Geometry3K.
 
-A question is written with its options as ``A. ...`` lines, then the ``multiple_choice`` prompt
-("Answer with the option's letter from the given choices directly."); the answer is the letter.
+A question is written in SPHINX's multiple-choice form: the question, "There are several options:",
+one ``A. ...`` line per option, then the ``multiple_choice`` prompt ("Answer with the option's letter
+from the given choices directly."); the answer is the letter.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sphinx_x.data.prompts import PromptPool
+from sphinx_x.data.prompts import OPTIONS_HEADER, PromptPool
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.dialogue import ask, qa_records, required
@@ -22,7 +23,8 @@ LETTERS = "ABCDEFGH"
 def with_options(question: str, options: Sequence[Any], rid: str) -> str:
     if not 2 <= len(options) <= len(LETTERS) or not all(str(o).strip() for o in options):
         raise RecordError("bad_options", f"{len(options)} options, or an empty one", rid)
-    return question.strip() + "\n" + "\n".join(f"{LETTERS[i]}. {str(o).strip()}" for i, o in enumerate(options))
+    lines = [question.strip(), OPTIONS_HEADER, *(f"{LETTERS[i]}. {str(o).strip()}" for i, o in enumerate(options))]
+    return "\n".join(lines)
 
 
 @register_reader("ai2d")

@@ -1,6 +1,8 @@
 """Human pose from COCO keypoint files (``person_keypoints_train2017.json``).
 
-One turn per annotated person: "Detect the key points of the person in the region <region:K>." with
+As in SPHINX, an image's first dialogue starts by finding the people ("Detect all people shown in the
+image." answered ``<p>person</p> <region:0>, <region:1>, ...``; ``options.detect_people_first: false``
+leaves it out). Then one turn per annotated person: "Detect the key points of the person in the region <region:K>." with
 the person's box, answered by the named key points as point regions in the category's keypoint order:
 ``<p>nose</p> <region:1>; <p>left eye</p> <region:2>; ...``. A keypoint is kept when its visibility flag
 ``v`` is at least ``options.min_visibility`` (1: labelled, occluded or not; 2: visible only); ``v = 0``
@@ -28,8 +30,10 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
     """COCO-format keypoint file: ``annotations`` with ``keypoints`` [x, y, v] * K and ``bbox``;
     ``categories`` with the ``keypoints`` names. Images under ``image_root``.
 
-    Options: ``min_visibility`` (default 1), ``min_keypoints`` (default 1), ``max_turns``.
+    Options: ``min_visibility`` (default 1), ``min_keypoints`` (default 1), ``max_turns``,
+    ``detect_people_first`` (default true).
     """
+    people_first = bool(spec.options.get("detect_people_first", True))
     min_visibility = int(spec.options.get("min_visibility", 1))
     min_keypoints = int(spec.options.get("min_keypoints", 1))
     coco = CocoFile.load(spec.path)
@@ -55,6 +59,9 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
             continue
         for n, chunk in enumerate(chunked(persons, spec.options.get("max_turns"))):
             dialogue = ImageDialogue(f"{rid}/{spec.task}/{n}")
+            if people_first and n == 0:
+                everyone = ", ".join(dialogue.box(box) for _, box, _ in persons)
+                dialogue.add(prompts.pick("person_detection", rid), f"<p>person</p> {everyone}")
             for person_id, box, points in chunk:
                 question = prompts.pick(spec.task, f"{rid}:{person_id}", box=dialogue.box(box))
                 dialogue.add(question, "; ".join(f"<p>{name}</p> {dialogue.point(xy)}" for name, xy in points))

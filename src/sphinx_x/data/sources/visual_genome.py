@@ -1,4 +1,5 @@
-"""Visual Genome: region descriptions (grounding, both directions) and question answers (VQA).
+"""Visual Genome: region descriptions (grounding, both directions), relationships (relation grounding)
+and question answers (VQA).
 
 Both read ``image_data.json`` (``options.image_data``: [{``image_id`` (v1.2) or ``id`` (v1.0), ``url``,
 ``width``, ``height``}]) for the image sizes and paths: the image is ``VG_100K/1.jpg`` or
@@ -67,6 +68,49 @@ def read_vg_regions(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
                 yield error
         for task in tasks:
             yield from referent_records(spec, prompts, str(image_id), path, referents, task)
+
+
+@register_reader("vg_relations")
+def read_vg_relations(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
+    """``relationships.json``: [{``image_id``, ``relationships``: [{``relationship_id``, ``predicate``,
+    ``subject`` / ``object``: {``name`` or ``names``, ``x``, ``y``, ``w``, ``h``}}]}] -> ``relation``
+    dialogues: "subject predicate object" grounded to the subject's box, ``options.max_turns`` per record.
+    """
+    images = load_image_data(spec)
+    with Path(spec.path).open() as f:
+        entries = json.load(f)
+    for entry in entries:
+        image_id = entry.get("image_id", entry.get("id"))
+        rid = f"{spec.name}/{image_id}"
+        try:
+            image, path = _image(images, image_id, spec, rid)
+            size = image_size(rid, declared=image)
+        except RecordError as error:
+            yield error
+            continue
+        referents, seen = [], set()
+        for relation in entry.get("relationships", []):
+            relation_rid = f"{rid}/relation{relation.get('relationship_id')}"
+            try:
+                subject, obj = required(relation, "subject", relation_rid), required(relation, "object", relation_rid)
+                sentence = " ".join([_name(subject, relation_rid), str(required(relation, "predicate", relation_rid))
+                                     .strip().lower(), _name(obj, relation_rid)])
+                box = box_from_xywh([subject.get(k) for k in ("x", "y", "w", "h")], size, relation_rid)
+            except RecordError as error:
+                yield error
+                continue
+            if sentence not in seen:  # VG repeats relationships; one question each
+                seen.add(sentence)
+                referents.append(Referent([box], [sentence]))
+        yield from referent_records(spec, prompts, str(image_id), path, referents, "relation")
+
+
+def _name(node: dict[str, Any], rid: str) -> str:
+    """An object's name: ``name`` (v1.0) or the first of ``names`` (v1.2)."""
+    names = node.get("names") or [node.get("name")]
+    if not names or not isinstance(names[0], str) or not names[0].strip():
+        raise RecordError("missing_field", "subject/object name", rid)
+    return names[0].strip().lower()
 
 
 @register_reader("vg_qa")
