@@ -125,7 +125,7 @@ class _CounterWatch:
         self.counter, self.pages_done, self.seen = counter, pages_done, 0
 
     def __call__(self) -> None:
-        now = self.counter.value
+        now = self.counter.get_obj().value  # no lock: a worker killed while holding it must not stall us
         if now > self.seen:
             self.pages_done(now - self.seen)
             self.seen = now
