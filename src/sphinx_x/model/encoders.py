@@ -77,7 +77,8 @@ def _convnext_trunk(source: str, model_name: str, pretrained: str | None, timm_k
     if source == "open_clip":
         import open_clip
 
-        model = open_clip.create_model(model_name, pretrained=pretrained, device=device)
+        with torch.device(device or "cpu"):  # on "meta" nothing is allocated or initialised
+            model = open_clip.create_model(model_name, pretrained=pretrained, device=device)
         return model.visual.trunk
     if source == "timm":
         import timm
