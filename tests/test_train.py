@@ -132,7 +132,7 @@ def test_families_and_strategies_compose_and_validate(demo_config, family, strat
 
     assert build_strategy(cfg.strategy) is not None
     assert cfg.optim.lr == (5e-6 if family == "sphinx_moe" else 2e-5)
-    assert set(cfg.model.recipe) == {"lr", "global_batch_size"}  # both read (optim.lr, global_batch_size); no dead field
+    assert set(cfg.model.recipe) == {"lr", "global_batch_size", "launch"}  # read by optim, train, sphinx-x-plan
 
 
 def test_two_process_ddp_on_cpu(tmp_path, demo_dir):

@@ -18,6 +18,7 @@ from sphinx_x.data.tokenize import load_tokenizer
 from sphinx_x.model.module import SphinxModule
 from sphinx_x.runtime.assets import decoder_layer_classes, ensure_demo_world
 from sphinx_x.runtime.config import validate_config
+from sphinx_x.runtime.memory import check_fits
 from sphinx_x.runtime.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*"
 def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     """Fit the model described by ``cfg``; returns the final logged metrics and the run's paths."""
     validate_config(cfg)
+    check_fits(cfg)  # on GPUs: the memory plan must fit before anything is allocated
     L.seed_everything(cfg.seed, workers=True)
     ensure_demo_world(cfg)
     tokenizer = load_tokenizer(cfg.model.tokenizer, trust_remote_code=cfg.model.llm.trust_remote_code)
