@@ -27,11 +27,18 @@ class ConversationTemplate(Protocol):
 
     def generation_prompt(self, messages: list[dict[str, str]]) -> str: ...
 
+    def layout_key(self, n_images: int) -> object:
+        """Conversations with equal keys render each other's turns as prefixes of one text."""
+        ...
+
 
 class SphinxTemplate:
     """The authors' ``conv_v1``: ``{system}\n\n### Human: {q}\n### Assistant: {a}\n###``.
 
-    Labels cover ``{a}\n###`` of every answer; generation stops at ``\n###``. With ``image_first``
+    Labels cover `` {a}\n###`` of every answer, with the space before it: the prompt ends with
+    ``Assistant:``, so the model must produce that space (a token of its own before digits in many
+    tokenizers; the authors' SentencePiece tokenizer puts it in the answer's first token, which they
+    label). Generation stops at ``\n###``. With ``image_first``
     (the authors' layout) a conversation with exactly one image has it right after BOS, before the
     system text, and its ``<image>`` marker is removed from the text; several images stay where their
     markers are.
@@ -55,15 +62,18 @@ class SphinxTemplate:
             if message["role"] == "user":
                 text += f" Human: {message['content']}\n{self.sep} Assistant:"
             else:
-                text += " "
                 start = len(text)
-                text += f"{message['content']}\n{self.sep}"
+                text += f" {message['content']}\n{self.sep}"
                 spans.append((start, len(text)))
         return text, spans
 
     def generation_prompt(self, messages: list[dict[str, str]]) -> str:
         """The prompt ends with `` Assistant:``; the model continues with the answer."""
         return self.render(messages)[0]
+
+    def layout_key(self, n_images: int) -> object:
+        """A lone image moves first; otherwise images stay at their markers."""
+        return self.image_first and n_images == 1
 
 
 def _without_image(text: str) -> str:
@@ -107,6 +117,9 @@ class ChatTemplate:
 
     def generation_prompt(self, messages: list[dict[str, str]]) -> str:
         return self._apply(self._with_system(messages), True)
+
+    def layout_key(self, n_images: int) -> object:
+        return None
 
 
 def build_template(name: str, tokenizer: Any = None, system: str | None = None) -> ConversationTemplate:
