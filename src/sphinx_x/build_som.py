@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from sphinx_x.data.records import RecordError
-from sphinx_x.engines.som.client import ApiConfig
+from sphinx_x.engines.api_client import ApiConfig
 from sphinx_x.engines.som.config import ANNOTATED, MARK_TASKS, PANEL_TASKS, SomConfig
 from sphinx_x.engines.som.draw import MarkStyle
 from sphinx_x.engines.som.marks import DOMAINS, SomItem

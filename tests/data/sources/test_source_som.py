@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sphinx_x.engines.som.client import ApiConfig
+from sphinx_x.engines.api_client import ApiConfig
 from sphinx_x.engines.som.config import SomConfig
 from sphinx_x.engines.som.inputs import coco_items, source_items
 from sphinx_x.engines.som.pipeline import build

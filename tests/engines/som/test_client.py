@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sphinx_x.engines.som.client import (
+from sphinx_x.engines.api_client import (
     ApiConfig,
     ApiUnavailable,
     RateLimiter,

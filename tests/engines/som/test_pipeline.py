@@ -19,7 +19,7 @@ from PIL import Image
 
 from sphinx_x.data.geometry import ImageFrame, write_regions
 from sphinx_x.data.records import REGION_PATTERN, validate_record
-from sphinx_x.engines.som.client import ApiConfig
+from sphinx_x.engines.api_client import ApiConfig
 from sphinx_x.engines.som.config import SomConfig
 from sphinx_x.engines.som.draw import MarkStyle, draw_marks
 from sphinx_x.engines.som.inputs import coco_items

@@ -26,7 +26,7 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError, validate_record
 from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult
 from sphinx_x.engines.som.answers import AnswerError, parse_answer
-from sphinx_x.engines.som.client import (
+from sphinx_x.engines.api_client import (
     ApiConfig,
     ApiUnavailable,
     RequestRefused,

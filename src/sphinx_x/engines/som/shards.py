@@ -1,59 +1,23 @@
-"""The engine's output folder: the OCR engine's :class:`ShardWriter` (same layout, same resume rules; see
-:mod:`sphinx_x.data.ocr.shards`), one unit per image or figure, with a manifest that adds the API usage.
-
-In done.jsonl and rejects.jsonl the ``pdf`` field holds the unit's identity (``<source>/<image id>`` or
-``multipanel/<index>``) and ``pages`` is 1 for a written unit, 0 for a rejected one. ``settings.json``
-keeps the engine settings: a rerun with other settings is refused rather than mixed in.
-"""
+"""The Set-of-Mark engine's output folder: :class:`~sphinx_x.engines.api_shards.ApiShardWriter` with the
+format ``sphinx_x.som/1``; ``pdf`` in done.jsonl / rejects.jsonl is ``<source>/<image id>`` or
+``multipanel/<index>``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sphinx_x.data.ocr.shards import MANIFEST
-from sphinx_x.engines.ocr.shard_writer import LOCK, ShardWriter, build_manifest
+from sphinx_x.engines.api_shards import ApiShardWriter, read_manifest
 
-USAGE = ("api_requests", "api_retries", "api_cache_hits", "prompt_tokens", "completion_tokens")
 FORMAT = "sphinx_x.som/1"
+__all__ = ["FORMAT", "SomShardWriter", "read_manifest", "settings_of"]
 
 
-class SomShardWriter(ShardWriter):
-    """A :class:`ShardWriter` whose manifest counts units and API usage (tokens, cost)."""
-
-    def close(self, config: dict[str, Any] | None = None, prices: tuple[float, float] = (0.0, 0.0),
-              pending: int = 0) -> dict[str, Any]:
-        self._close_shard()
-        manifest = som_manifest(self.done, config, prices, pending)
-        tmp = self.out / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.replace(self.out / MANIFEST)
-        (self.out / LOCK).unlink(missing_ok=True)
-        return manifest
+class SomShardWriter(ApiShardWriter):
+    def __init__(self, out: str | Path, shard_units: int = 1000, settings: dict[str, Any] | None = None):
+        super().__init__(out, FORMAT, shard_units, settings)
 
 
 def settings_of(config: dict[str, Any]) -> dict[str, Any]:
     """What an output folder must keep constant across runs (a rerun with others is refused)."""
     return {"format": FORMAT, **config}
-
-
-def som_manifest(done: list[dict[str, Any]], config: dict[str, Any] | None, prices: tuple[float, float],
-                 pending: int = 0) -> dict[str, Any]:
-    """Totals over the done-list: units seen / written / rejected, records per task, rejects per reason,
-    ``usage`` summed over every run's API calls with ``cost_usd`` at ``prices`` (USD per million input /
-    output tokens), and ``pending``: units of the last run left for the next one."""
-    base = build_manifest(done, config)
-    usage: dict[str, Any] = {key: base["stats"].get(key, 0) for key in USAGE}
-    usage["cost_usd"] = round(usage["prompt_tokens"] * prices[0] / 1e6 + usage["completion_tokens"] * prices[1] / 1e6, 6)
-    written = sum(1 for entry in done if entry["pages"])
-    return {"format": FORMAT, "units": {"seen": len(done), "written": written, "rejected": len(done) - written},
-            "pending": pending, "records": base["records"], "records_per_task": base["records_per_task"],
-            "rejects": base["rejects"], "stats": {k: v for k, v in base["stats"].items() if k not in USAGE},
-            "usage": usage,
-            "shards": [{"name": s["name"], "units": s["pages"], "records": s["records"]} for s in base["shards"]],
-            "config": base["config"]}
-
-
-def read_manifest(out: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out) / MANIFEST).read_text())

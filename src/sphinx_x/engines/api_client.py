@@ -1,6 +1,6 @@
-"""Calling an OpenAI-compatible chat API with the ``openai`` client: an on-disk cache keyed by the request,
-a requests-per-minute limit shared by all threads, and retries with exponential backoff on 429, 5xx,
-timeouts, dropped connections and malformed response bodies.
+"""Calling an OpenAI-compatible chat API with the ``openai`` client, for the data engines (Set-of-Mark,
+MMInstruct): an on-disk cache keyed by the request, a requests-per-minute limit shared by all threads,
+and retries with exponential backoff on 429, 5xx, timeouts, dropped connections and malformed bodies.
 
 A request the server refuses (another 4xx) is :class:`RequestRefused`: final, its unit is rejected. A
 request still failing after every retry is :class:`ApiUnavailable`: its unit is left for the next run.
