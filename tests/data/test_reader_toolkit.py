@@ -8,7 +8,15 @@ import pytest
 
 from sphinx_x.data.boxes import clip_box, transform_box
 from sphinx_x.data.image_dialogue import ImageDialogue, repick_prompts
-from sphinx_x.data.prompts import DATASET_POOLS, DEFAULT_POOLS, OCR_POOLS, PAPER_POOLS, SOM_POOLS, PromptPool
+from sphinx_x.data.prompts import (
+    DATASET_POOLS,
+    DEFAULT_POOLS,
+    MMINSTRUCT_POOLS,
+    OCR_POOLS,
+    PAPER_POOLS,
+    SOM_POOLS,
+    PromptPool,
+)
 from sphinx_x.data.records import RecordError
 from sphinx_x.data.sources.checked_boxes import box_from_xywh, checked_box
 from sphinx_x.data.sources.image_size import image_size
@@ -84,8 +92,9 @@ def test_image_dialogue_regions_and_drawn_prompts() -> None:
 
 
 def test_one_prompt_registry_with_overrides_on_top() -> None:
-    assert DEFAULT_POOLS == {**PAPER_POOLS, **DATASET_POOLS, **OCR_POOLS, **SOM_POOLS}
-    assert len(DEFAULT_POOLS) == len(PAPER_POOLS) + len(DATASET_POOLS) + len(OCR_POOLS) + len(SOM_POOLS)
+    assert DEFAULT_POOLS == {**PAPER_POOLS, **DATASET_POOLS, **OCR_POOLS, **SOM_POOLS, **MMINSTRUCT_POOLS}
+    assert len(DEFAULT_POOLS) == (len(PAPER_POOLS) + len(DATASET_POOLS) + len(OCR_POOLS) + len(SOM_POOLS)
+                                  + len(MMINSTRUCT_POOLS))
     pool = PromptPool({"kie": ["Value of {field}?"]}, fixed=True)
     assert pool.pick("kie", field="date") == "Value of date?"
     assert pool.pick("table_fact", statement="s") == DATASET_POOLS["table_fact"][0].format(statement="s")

@@ -3,7 +3,7 @@
 :data:`DEFAULT_POOLS` registers every pool: the papers' tasks (:data:`PAPER_POOLS`, verbatim SPHINX
 prompts first, then paraphrases), dataset tasks the papers give no verbatim prompt for
 (:data:`DATASET_POOLS`), the OCR tasks (:data:`OCR_POOLS`) and the Set-of-Mark
-and multipanel tasks (:data:`SOM_POOLS`). A :class:`PromptPool` is that registry
+and multipanel tasks (:data:`SOM_POOLS`) and MMInstruct's question types (:data:`MMINSTRUCT_POOLS`). A :class:`PromptPool` is that registry
 with a run's own pools on top (theirs win): the one way pools are merged.
 
 A prompt is picked deterministically from ``(seed, key)`` so that a rebuilt dataset is identical;
@@ -219,6 +219,32 @@ SOM_POOLS: dict[str, list[str]] = {
 }
 
 
+# MMInstruct's four question types (sphinx-x-build-instruct, docs/mminstruct.md): the question, then the type
+# hint (the paper's verbatim hint first). ``{options}`` is the options block (OPTIONS_HEADER, "A. ..." lines).
+MMINSTRUCT_POOLS: dict[str, list[str]] = {
+    "mmi_judgement": [
+        "{question} Please answer with 'Yes' or 'No'.",
+        "{question} Answer with 'Yes' or 'No'.",
+        "{question} Reply Yes or No.",
+    ],
+    "mmi_choice": [
+        "{question}\n{options}\nChoose the correct option.",
+        "{question}\n{options}\nPick the right option.",
+        "{question}\n{options}\nWhich option is correct?",
+    ],
+    "mmi_short": [
+        "{question} Answer concisely.",
+        "{question} Give a short answer.",
+        "{question} Answer in a few words.",
+    ],
+    "mmi_long": [
+        "{question} Provide an extensive response.",
+        "{question} Answer in detail.",
+        "{question} Give a thorough, detailed answer.",
+    ],
+}
+
+
 def _register(*groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
     """The groups' pools in one dict; a task registered twice is an error (one pool per task)."""
     pools: dict[str, list[str]] = {}
@@ -229,7 +255,8 @@ def _register(*groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return pools
 
 
-DEFAULT_POOLS: dict[str, list[str]] = _register(PAPER_POOLS, DATASET_POOLS, OCR_POOLS, SOM_POOLS)
+DEFAULT_POOLS: dict[str, list[str]] = _register(PAPER_POOLS, DATASET_POOLS, OCR_POOLS, SOM_POOLS,
+                                                     MMINSTRUCT_POOLS)
 
 
 class PromptPool:

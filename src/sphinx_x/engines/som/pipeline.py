@@ -24,8 +24,6 @@ from tqdm import tqdm
 
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError, validate_record
-from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult
-from sphinx_x.engines.som.answers import AnswerError, parse_answer
 from sphinx_x.engines.api_client import (
     ApiConfig,
     ApiUnavailable,
@@ -34,6 +32,8 @@ from sphinx_x.engines.api_client import (
     Usage,
     VlmClient,
 )
+from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult
+from sphinx_x.engines.som.answers import AnswerError, parse_answer
 from sphinx_x.engines.som.config import SomConfig
 from sphinx_x.engines.som.conversations import (
     annotated_records,
