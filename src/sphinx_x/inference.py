@@ -24,6 +24,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.model.build import build_sphinx
+from sphinx_x.model.init_from import load_init_weights
 from sphinx_x.model.llm import prune_experts, set_active_experts
 from sphinx_x.model.sphinx import SphinxX
 from sphinx_x.runtime.config import checked_build
@@ -98,7 +99,10 @@ class SphinxInference:
         if model_config is not None:
             config["model"] = model_config
         processor = SphinxProcessor.from_pretrained(processor_dir)
-        model = build_sphinx(OmegaConf.create(config["model"]), vocab_size=len(processor.tokenizer))
+        model = build_sphinx(OmegaConf.create(config["model"]), vocab_size=len(processor.tokenizer), load_init=False)
+        uncovered = set(model.state_dict()) - set(state)
+        if config["model"].get("init_from") and uncovered:  # weights the checkpoint lacks come from the run's start
+            load_init_weights(model, config["model"]["init_from"], keys=uncovered)
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k not in model.frozen_state_keys()]
         if missing or unexpected:
@@ -113,11 +117,16 @@ class SphinxInference:
         return cls(model, processor, config["model"], device=device)
 
     def export(self, out_dir: str | Path) -> Path:
-        """Write trainable weights (safetensors), the model config and the processor to a folder."""
+        """Write trainable weights (safetensors), the model config and the processor to a folder.
+
+        A model started from ``model.init_from`` is written whole (frozen encoders included), so the
+        export loads without the folder it started from; ``init_from`` stays in its config as its base.
+        """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         state, seen = {}, set()
-        for key, value in self.model.trainable_state_dict().items():
+        whole = bool(self.model_cfg.get("init_from"))
+        for key, value in (self.model.state_dict() if whole else self.model.trainable_state_dict()).items():
             shared = value.untyped_storage().data_ptr() in seen  # tied weights (e.g. lm_head = embeddings)
             seen.add(value.untyped_storage().data_ptr())
             state[key] = value.clone() if shared else value.contiguous()

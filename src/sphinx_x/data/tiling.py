@@ -27,6 +27,7 @@ class VisualLayout:
 
     ``tokens_per_tile`` is the number of embeddings MoV returns per tile group (257 in the paper);
     every kept group is wrapped in start/end embeddings, every skipped tile is one skip embedding.
+    ``sub_images=False`` (with ``grid=1``) is SPHINX v1's single view: the global view alone.
     """
 
     grid: int = 2
@@ -34,10 +35,13 @@ class VisualLayout:
     tokens_per_tile: int = 257
     anchor: Anchor = "top_left"
     skip_padded_tiles: bool = True
+    sub_images: bool = True
 
     def __post_init__(self) -> None:
         if self.grid < 1:
             raise ValueError(f"model.tiling.grid: must be >= 1, got {self.grid}")
+        if not self.sub_images and self.grid != 1:
+            raise ValueError(f"model.tiling.sub_images=false (one global view) needs grid: 1, got {self.grid}")
         if self.anchor not in ANCHORS:
             raise ValueError(f"model.tiling.anchor: must be one of {list(ANCHORS)}, got {self.anchor!r}")
         if self.tokens_per_tile < 2:
@@ -47,6 +51,8 @@ class VisualLayout:
 
     def keep_mask(self, frame: ImageFrame) -> list[bool]:
         """Global view first (always kept), then the tiles row-major."""
+        if not self.sub_images:
+            return [True]
         tiles = frame.keep_mask() if self.skip_padded_tiles else [True] * self.grid**2
         return [True, *tiles]
 
@@ -64,7 +70,7 @@ class VisualLayout:
     @property
     def max_slots(self) -> int:
         """Positions of the largest image: a square one, where no tile is skipped."""
-        return self.num_slots([True] * (self.grid**2 + 1))
+        return self.num_slots([True] * (self.grid**2 + 1 if self.sub_images else 1))
 
     def frame(self, width: int, height: int) -> ImageFrame:
         return ImageFrame.fit(width, height, side=self.grid * self.tile_pixels, grid=self.grid, anchor=self.anchor)
@@ -74,11 +80,20 @@ class VisualLayout:
 
     @classmethod
     def from_model_config(cls, model_cfg: DictConfig) -> VisualLayout:
-        """Token counts and tile size from the ``model`` config alone (no weights needed)."""
+        """Token counts and tile size from the ``model`` config alone (no weights needed).
+
+        Tiles are cut at the largest expert input size unless ``model.tiling.tile_pixels`` says otherwise
+        (SPHINX v1 cuts 224 px tiles and upsamples them to 256 px for its ConvNeXt).
+        """
         experts = expert_configs(model_cfg)
-        return cls(grid=int(model_cfg.tiling.grid), tile_pixels=max(int(e.input_size) for e in experts.values()),
-                   tokens_per_tile=int(model_cfg.encoders.token_grid) ** 2 + 1, anchor=model_cfg.tiling.anchor,
-                   skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles))
+        queries = query_expert_configs(model_cfg)
+        tile_pixels = model_cfg.tiling.get("tile_pixels") or max(
+            int(e.input_size) for e in [*experts.values(), *queries.values()])
+        query_tokens = sum(int(q.num_query_tokens) for q in queries.values())
+        return cls(grid=int(model_cfg.tiling.grid), tile_pixels=int(tile_pixels),
+                   tokens_per_tile=int(model_cfg.encoders.token_grid) ** 2 + 1 + query_tokens,
+                   anchor=model_cfg.tiling.anchor, skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles),
+                   sub_images=bool(model_cfg.tiling.get("sub_images", True)))
 
 
 def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
@@ -90,6 +105,16 @@ def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
     unknown = [n for n in names if n not in available]
     if unknown:
         raise ValueError(f"model.vision.experts: must be one of {available} (model.encoders), got {unknown}")
+    return {name: model_cfg.encoders[name] for name in names}
+
+
+def query_expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:
+    """The encoder configs named by ``model.vision.query_experts`` (SPHINX v1's Q-Former), in order."""
+    names = list(model_cfg.vision.get("query_experts") or [])
+    available = [k for k in model_cfg.encoders if k != "token_grid"]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"model.vision.query_experts: must be one of {available} (model.encoders), got {unknown}")
     return {name: model_cfg.encoders[name] for name in names}
 
 
@@ -117,5 +142,5 @@ class GridTiler:
         ).round_().clamp_(0, 255).to(torch.uint8)  # (1, 3, P, P)
         n = layout.grid
         tiles = square.reshape(3, n, pixels, n, pixels).permute(1, 3, 0, 2, 4).reshape(n * n, 3, pixels, pixels)
-        kept_tiles = tiles[torch.tensor(keep[1:], dtype=torch.bool)]
+        kept_tiles = tiles[torch.tensor(keep[1:], dtype=torch.bool)] if layout.sub_images else tiles[:0]
         return torch.cat([global_view, kept_tiles])

@@ -8,7 +8,7 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.tiling import expert_configs
+from sphinx_x.data.tiling import expert_configs, query_expert_configs
 from sphinx_x.model.encoders import VisionEncoder
 from sphinx_x.model.llm import build_llm
 from sphinx_x.model.mov import MixtureOfVisualExperts
@@ -23,13 +23,21 @@ def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None)
         experts: dict[str, VisionEncoder] = {
             name: hydra.utils.instantiate(cfg, device=device, _convert_="all")
             for name, cfg in expert_configs(model_cfg).items()}
+        queries: dict[str, VisionEncoder] = {
+            name: hydra.utils.instantiate(cfg, device=device, _convert_="all")
+            for name, cfg in query_expert_configs(model_cfg).items()}
     with torch.device(device or "cpu"):
         return MixtureOfVisualExperts(experts, out_dim=out_dim, token_grid=int(model_cfg.encoders.token_grid),
-                                      freeze=bool(model_cfg.freeze_vision))
+                                      freeze=bool(model_cfg.freeze_vision), query_experts=queries)
 
 
-def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: str | None = None) -> SphinxX:
-    """The whole model; ``vocab_size`` (the tokenizer's length) resizes the LLM embeddings if needed."""
+def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: str | None = None,
+                 load_init: bool = True) -> SphinxX:
+    """The whole model; ``vocab_size`` (the tokenizer's length) resizes the LLM embeddings if needed.
+
+    With ``model.init_from`` (an exported folder, e.g. a converted release) its weights are loaded
+    over the built ones (``load_init=False`` leaves that to the caller).
+    """
     llm_kwargs: dict[str, Any] = OmegaConf.to_container(model_cfg.llm, resolve=True)  # type: ignore[assignment]
     llm = build_llm(**llm_kwargs, device=device)
     if vocab_size is not None and vocab_size > llm.get_input_embeddings().num_embeddings:
@@ -38,4 +46,9 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
     model = SphinxX(llm, build_vision(model_cfg, width, device=device))
     if not model_cfg.train_llm:
         model.llm.requires_grad_(False)
+    if load_init and device != "meta" and model_cfg.get("init_from"):
+        from sphinx_x.model.init_from import check_llm_config, load_init_weights
+
+        check_llm_config(OmegaConf.to_container(model_cfg.llm, resolve=True), model_cfg.init_from)
+        load_init_weights(model, model_cfg.init_from)
     return model

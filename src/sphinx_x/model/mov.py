@@ -22,9 +22,14 @@ def align_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 class MixtureOfVisualExperts(nn.Module):
-    """Runs every expert on the kept tiles, aligns grids, concatenates channels, Linear + LayerNorm."""
+    """Runs every expert on the kept tiles, aligns grids, concatenates channels, Linear + LayerNorm.
 
-    def __init__(self, experts: dict[str, VisionEncoder], out_dim: int, token_grid: int, freeze: bool = True):
+    ``query_experts`` (SPHINX v1's Q-Former) return a fixed number of tokens per tile; each gets its
+    own Linear + LayerNorm and their tokens come first: (n, queries + 1 + grid*grid, out_dim).
+    """
+
+    def __init__(self, experts: dict[str, VisionEncoder], out_dim: int, token_grid: int, freeze: bool = True,
+                 query_experts: dict[str, VisionEncoder] | None = None):
         super().__init__()
         if not experts:
             raise ValueError("model.vision.experts must name at least one encoder")
@@ -32,29 +37,41 @@ class MixtureOfVisualExperts(nn.Module):
         self.token_grid = token_grid
         self.in_dim = sum(e.width for e in experts.values())
         self.projector = nn.Sequential(nn.Linear(self.in_dim, out_dim), nn.LayerNorm(out_dim))
+        self.query_experts = nn.ModuleDict(query_experts or {})
+        self.query_projectors = nn.ModuleDict({
+            name: nn.Sequential(nn.Linear(e.width, out_dim), nn.LayerNorm(out_dim))
+            for name, e in self.query_experts.items()})
         self.freeze = freeze
         if freeze:
-            self.experts.requires_grad_(False)
-            self.experts.eval()
+            for frozen in (self.experts, self.query_experts):
+                frozen.requires_grad_(False)
+                frozen.eval()
 
     @property
     def tokens_per_tile(self) -> int:
-        return self.token_grid * self.token_grid + 1
+        return self.token_grid * self.token_grid + 1 + sum(e.num_tokens for e in self.query_experts.values())
 
     @property
     def input_size(self) -> int:
         """Tiles are made at the largest expert input size."""
-        return max(e.input_size for e in self.experts.values())
+        return max(e.input_size for e in [*self.experts.values(), *self.query_experts.values()])
 
     def train(self, mode: bool = True) -> MixtureOfVisualExperts:
         super().train(mode)
         if self.freeze:
             self.experts.eval()  # frozen experts stay in eval mode (no dropout / stat updates)
+            self.query_experts.eval()
         return self
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 tiles (n, 3, P, P) -> visual embeddings (n, tokens_per_tile, out_dim)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
             features = [align_grid(expert(pixels), self.token_grid) for expert in self.experts.values()]
+            queries = [expert(pixels) for expert in self.query_experts.values()]  # each (n, Q, width)
         fused = torch.cat(features, dim=-1)  # (n, 1 + grid*grid, sum of widths)
-        return self.projector(fused.to(self.projector[0].weight.dtype))
+        dtype = self.projector[0].weight.dtype
+        patches = self.projector(fused.to(dtype))
+        if not queries:
+            return patches
+        projected = [project(q.to(dtype)) for project, q in zip(self.query_projectors.values(), queries, strict=True)]
+        return torch.cat([*projected, patches], dim=1)  # (n, queries + 1 + grid*grid, out_dim)
