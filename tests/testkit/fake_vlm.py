@@ -8,6 +8,9 @@ Each request takes the next behaviour from ``script`` (then ``default``):
 - ``"malformed_body"``: HTTP 200 whose body is cut-off JSON;
 - ``"not_json"``: a valid response whose message is prose, not the JSON asked for;
 - ``"invented"``: a valid-looking answer that describes a mark that was not drawn.
+
+``answer(request, behaviour)``, when given, writes the content of every other behaviour (other engines'
+fakes, e.g. :mod:`tests.testkit.instruct`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,7 +29,9 @@ USAGE = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200}
 
 
 class FakeVlm:
-    def __init__(self, script: list[str] | None = None, default: str = "answer", slow: float = 1.0, delay: float = 0.0):
+    def __init__(self, script: list[str] | None = None, default: str = "answer", slow: float = 1.0, delay: float = 0.0,
+                 answer: Callable[[dict[str, Any], str], str] | None = None):
+        self.answer = answer
         self.script = list(script or [])
         self.default = default
         self.slow = slow  # seconds a "timeout" behaviour waits
@@ -69,9 +74,12 @@ def _handler(fake: FakeVlm) -> type[BaseHTTPRequestHandler]:
             if behaviour == "malformed_body":
                 return self._raw(200, b'{"id": "chatcmpl-1", "choices": [{"mess')
             time.sleep(fake.delay)
-            text = request["messages"][-1]["content"][-1]["text"]
-            content = {"not_json": "The image shows some things. Mark 1 is a ball."}.get(
-                behaviour, answer_for(text, invent=behaviour == "invented"))
+            if behaviour == "not_json":
+                content = "The image shows some things. Mark 1 is a ball."
+            elif fake.answer is not None:
+                content = fake.answer(request, behaviour)
+            else:
+                content = answer_for(request["messages"][-1]["content"][-1]["text"], invent=behaviour == "invented")
             self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": request["model"],
                              "choices": [{"index": 0, "finish_reason": "stop",
                                           "message": {"role": "assistant", "content": content}}],
