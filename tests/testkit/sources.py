@@ -32,11 +32,12 @@ def load_spec(name: str, data_root: Path, **options: Any) -> SourceSpec:
 
 
 def read(spec: SourceSpec, prompts: PromptPool = PROMPTS) -> tuple[list[Record], list[tuple[str, str | None]]]:
-    """(records, [(reason, record id)]) of the spec's reader; every record honours the contract."""
+    """(records, [(reason, record id, else its ``<file>:<line>``)]) of the spec's reader; every record
+    honours the contract."""
     records, errors = [], []
     for item in READERS[spec.reader](spec, prompts):
         if isinstance(item, RecordError):
-            errors.append((item.reason, item.record_id))
+            errors.append((item.reason, item.record_id or item.where))
         else:
             validate_record(item)
             json.dumps(item)

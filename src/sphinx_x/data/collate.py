@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -25,7 +25,8 @@ class Batch:
     ids: list[str]
     frames: list[list[ImageFrame]]
     stats: dict[str, int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # rejected draws per source in this batch
+    reject_rows: list[dict[str, Any]] = field(default_factory=list)  # their rows for the rejects file
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -54,7 +55,8 @@ class Collator:
 
     def __call__(self, items: list[Sample | Rejected]) -> Batch:
         samples = [item for item in items if isinstance(item, Sample)]
-        rejected = Counter(item.source for item in items if isinstance(item, Rejected))
+        rejects = [item for item in items if isinstance(item, Rejected)]
+        rejected = Counter(item.source for item in rejects)
         length = max((s.input_ids.numel() for s in samples), default=0)
         length = -(-length // self.multiple) * self.multiple if length else 0
         n = len(samples)
@@ -74,5 +76,5 @@ class Collator:
             input_ids=input_ids, attention_mask=attention, labels=labels, slot_kind=slot_kind, pixels=pixels,
             source_index=torch.tensor([self.source_names.index(s.source) for s in samples], dtype=torch.long),
             sources=self.source_names, ids=[s.id for s in samples], frames=[s.frames for s in samples],
-            stats=sample_stats(samples), rejected=dict(rejected),
+            stats=sample_stats(samples), rejected=dict(rejected), reject_rows=[item.row for item in rejects],
         )

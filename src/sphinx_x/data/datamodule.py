@@ -21,18 +21,40 @@ log = logging.getLogger(__name__)
 
 
 def source_specs(data_cfg: DictConfig) -> list[SourceSpec]:
-    """Validated source specs of the mixture, in config order."""
+    """Validated source specs of the mixture, in config order; every source named elsewhere
+    (``data.val_sources``) must be one of them."""
     if not data_cfg.sources:
         raise ValueError("data.sources: is empty, choose a mixture such as data=demo (conf/data/)")
     specs = []
     for key, cfg in data_cfg.sources.items():
+        if not OmegaConf.is_dict(cfg):
+            raise ValueError(f"data.sources.{key}: must be a source config, got {cfg!r}")
         fields: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
         fields.setdefault("name", key)
         try:
             specs.append(SourceSpec(**fields))
         except TypeError as e:
             raise ValueError(f"data.sources.{key}: {e}") from e
+        if not specs[-1].name or any(c in specs[-1].name for c in ":/ "):
+            raise ValueError(f"data.sources.{key}.name: {specs[-1].name!r} must be non-empty without ':', '/' or spaces")
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"data.sources: two sources share a name: {sorted(n for n in names if names.count(n) > 1)}")
+    check_source_names(data_cfg.get("val_sources"), names, "data.val_sources")
+    if not set(names) - set(data_cfg.get("val_sources") or []):
+        raise ValueError("data.val_sources: names every source; at least one must be left for training")
     return specs
+
+
+def check_source_names(value: Any, names: list[str], field: str) -> None:
+    """``value`` is a list of names of the mixture's sources (a typo is a config error, not a silent no-op)."""
+    if value is None:
+        return
+    if not OmegaConf.is_list(value) and not isinstance(value, (list, tuple)):
+        raise ValueError(f"{field}: must be a list of source names, got {value!r}")
+    unknown = [v for v in value if v not in names]
+    if unknown:
+        raise ValueError(f"{field}: unknown source {unknown}; the mixture's sources are {names}")
 
 
 def split_validation(records: list[Record], fraction: float, seed: int) -> tuple[list[Record], list[Record]]:
@@ -55,6 +77,7 @@ class SphinxDataModule(L.LightningDataModule):
         self.prompts = PromptPool(extra_prompts, seed=data.prompts.seed, fixed=data.prompts.fixed)
         self.rejects = RejectLog(data.rejects_path, strict=data.strict)
         self.specs = source_specs(data)
+        self.files = {spec.name: spec.file_label for spec in self.specs}
         self.train_set: MixtureDataset | None = None
         self.val_set: MixtureDataset | None = None
         self.sampler: MixtureSampler | None = None
@@ -65,6 +88,8 @@ class SphinxDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
+        trainer = self._trainer_or_none()
+        self.rejects.rank = trainer.global_rank if trainer else 0  # load-time rows: rank 0 writes them
         train, val = [], []
         for spec in self.specs:
             records = load_source(spec, self.prompts, self.rejects)
@@ -78,8 +103,8 @@ class SphinxDataModule(L.LightningDataModule):
             train.append((spec.name, kept))
             if held:
                 val.append((spec.name, held))
-        self.train_set = MixtureDataset(train, self.processor, self.rejects)
-        self.val_set = MixtureDataset(val, self.processor, self.rejects) if val else None
+        self.train_set = MixtureDataset(train, self.processor, self.rejects.strict, self.files)
+        self.val_set = MixtureDataset(val, self.processor, self.rejects.strict, self.files) if val else None
         train_specs = [s for s in self.specs if s.name in self.train_set.names]
         sizes = [s.size or n for s, n in zip(train_specs, self.train_set.counts, strict=True)]
         weights = mixture_weights(sizes, [s.weight for s in train_specs], self.cfg.weighting, self.cfg.temperature)
@@ -88,7 +113,6 @@ class SphinxDataModule(L.LightningDataModule):
         self.weights = dict(zip(self.train_set.names, weights.tolist(), strict=True))
         log.info("mixture weights: %s; %d samples per epoch",
                  {k: round(v, 4) for k, v in self.weights.items()}, self.samples_per_epoch)
-        trainer = self._trainer_or_none()
         self.sampler = MixtureSampler(self.train_set.counts, weights, self.samples_per_epoch, self.cfg.seed,
                                       rank=trainer.global_rank if trainer else 0,
                                       world_size=trainer.world_size if trainer else 1)
@@ -124,7 +148,7 @@ class SphinxDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------------ resumable state
     def state_dict(self) -> dict[str, Any]:
-        """Sampler position: global samples consumed in the current epoch."""
+        """Sampler position (global samples consumed in the current epoch) and the reject counts."""
         if self.sampler is None:
             return {}
         state = self.sampler.state_dict()
@@ -133,9 +157,10 @@ class SphinxDataModule(L.LightningDataModule):
             # batches of this epoch so far, counted across resumptions by Lightning's progress tracking
             batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
             state["consumed"] = batches * self.cfg.micro_batch_size * trainer.world_size
-        return {"sampler": state, "rejected": self.rejects.per_source()}
+        return {"sampler": state, "rejected": self.rejects.per_source(), "rejects": self.rejects.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._pending_state = state.get("sampler")
         if self.sampler is not None and self._pending_state:
             self.sampler.load_state_dict(self._pending_state)
+        self.rejects.load_state_dict(state.get("rejects") or {})

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from PIL import Image
 
 from sphinx_x.data.geometry import ImageFrame
+from sphinx_x.data.images import load_image
 from sphinx_x.data.records import Record, RecordError, RejectLog
 from sphinx_x.data.slots import TEXT
+
+__all__ = ["MixtureDataset", "Rejected", "Sample", "load_image", "sample_stats"]
 
 
 @dataclass
@@ -31,23 +33,29 @@ class Sample:
 
 @dataclass
 class Rejected:
-    """A record that failed in a worker; collate counts it, the reject log has its reason."""
+    """A record that failed in a worker; it is counted (and written) where its batch is consumed."""
 
     id: str
     source: str
     reason: str
+    row: dict[str, Any] = field(default_factory=dict)  # the rejects-file row (see RejectLog.row)
 
 
 class MixtureDataset(torch.utils.data.Dataset):
-    """Records of several sources behind one flat index (source offsets follow ``sources`` order)."""
+    """Records of several sources behind one flat index (source offsets follow ``sources`` order).
+
+    A record that fails to build is returned as :class:`Rejected` (raised when ``strict``); nothing is
+    counted here, since a DataLoader prefetches draws that may never be trained on.
+    """
 
     def __init__(self, sources: Sequence[tuple[str, list[Record]]], builder: Callable[[Record], Sample],
-                 rejects: RejectLog | None = None):
+                 strict: bool = False, files: dict[str, str] | None = None):
         self.names = [name for name, _ in sources]
         self.records = [record for _, records in sources for record in records]
         self.counts = [len(records) for _, records in sources]
         self.builder = builder
-        self.rejects = rejects or RejectLog()
+        self.strict = strict
+        self.files = files or {}  # source -> its annotation file's name, for reject ids
 
     def __len__(self) -> int:
         return len(self.records)
@@ -58,20 +66,11 @@ class MixtureDataset(torch.utils.data.Dataset):
             return self.builder(record)
         except RecordError as error:
             error.record_id = error.record_id or record["id"]
-            self.rejects.add(record["source"], error)
-            return Rejected(record["id"], record["source"], error.reason)
-
-
-def load_image(path: str, record_id: str) -> Image.Image:
-    """Decode an image fully now, so that a corrupt file fails here with a countable reason."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError as e:
-        raise RecordError("missing_image", str(path), record_id) from e
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise RecordError("unreadable_image", f"{path}: {e}", record_id) from e
+            if self.strict:
+                raise
+            source = record["source"]
+            row = RejectLog.row(source, error, self.files.get(source, source), "")
+            return Rejected(record["id"], source, error.reason, row)
 
 
 def sample_stats(samples: Sequence[Sample]) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from sphinx_x.data.collate import Collator
-from sphinx_x.data.dataset import Sample, load_image
+from sphinx_x.data.dataset import Sample
 from sphinx_x.data.geometry import ImageFrame, write_regions
+from sphinx_x.data.images import DEFAULT_MAX_PIXELS, load_image
 from sphinx_x.data.records import Record, RecordError, validate_record
 from sphinx_x.data.templates import build_template
 from sphinx_x.data.tiling import GridTiler, VisualLayout
@@ -33,12 +34,14 @@ class SphinxProcessor:
     """Loads a record's images, tiles them, writes its regions in the model frame and tokenises."""
 
     def __init__(self, tokenizer: Any, layout: VisualLayout, template: str = "sphinx",
-                 system_prompt: str | None = None, max_length: int = 4096):
+                 system_prompt: str | None = None, max_length: int = 4096,
+                 max_image_pixels: int | None = DEFAULT_MAX_PIXELS):
         self.tokenizer = tokenizer
         self.layout = layout
         self.template_name = template
         self.system_prompt = system_prompt
         self.max_length = max_length
+        self.max_image_pixels = max_image_pixels
         self.template = build_template(template, tokenizer, system_prompt)
         self.text = ConversationTokenizer(tokenizer, self.template, max_length, layout)
         self.tiler = GridTiler(layout)
@@ -47,7 +50,8 @@ class SphinxProcessor:
     def from_config(cls, tokenizer: Any, model_cfg: DictConfig, data_cfg: DictConfig) -> SphinxProcessor:
         """From the composed Hydra ``model`` and ``data`` configs (the training-time path)."""
         return cls(tokenizer, VisualLayout.from_model_config(model_cfg), template=data_cfg.template,
-                   system_prompt=data_cfg.get("system_prompt"), max_length=int(data_cfg.max_length))
+                   system_prompt=data_cfg.get("system_prompt"), max_length=int(data_cfg.max_length),
+                   max_image_pixels=data_cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS))
 
     @property
     def pad_id(self) -> int:
@@ -56,7 +60,7 @@ class SphinxProcessor:
     # ------------------------------------------------------------------ samples
     def __call__(self, record: Record) -> Sample:
         """A training sample: labels on the answers, cut at turn boundaries when too long."""
-        images = [load_image(path, record["id"]) for path in record.get("images", [])]
+        images = [load_image(path, record["id"], self.max_image_pixels) for path in record.get("images", [])]
         validate_record(record, [image.size for image in images])
         frames, keeps, messages = self._in_model_frame(record, images)
         return self._sample(record, images, frames, keeps, self.text(messages, keeps, record["id"]))
@@ -64,7 +68,7 @@ class SphinxProcessor:
     def prompt(self, record: Record, images: Sequence[Image.Image] | None = None) -> Sample:
         """A generation prompt: the record's messages end with the user turn to answer."""
         if images is None:
-            images = [load_image(path, record["id"]) for path in record.get("images", [])]
+            images = [load_image(path, record["id"], self.max_image_pixels) for path in record.get("images", [])]
         frames, keeps, messages = self._in_model_frame(record, images)
         tokens = self.text.encode_prompt(messages, keeps)
         if tokens.input_ids.numel() > self.max_length:
@@ -98,7 +102,7 @@ class SphinxProcessor:
     # ------------------------------------------------------------------ save / load
     def to_dict(self) -> dict[str, Any]:
         return {"template": self.template_name, "system_prompt": self.system_prompt, "max_length": self.max_length,
-                "layout": self.layout.to_dict()}
+                "max_image_pixels": self.max_image_pixels, "layout": self.layout.to_dict()}
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``processor_config.json`` and the tokenizer files into ``directory``."""
@@ -118,7 +122,9 @@ class SphinxProcessor:
         config = json.loads(config_file.read_text())
         try:
             layout = VisualLayout(**config["layout"])
+            pixels = config.get("max_image_pixels", DEFAULT_MAX_PIXELS)
             return cls(load_tokenizer(str(path)), layout, template=str(config["template"]),
-                       system_prompt=config.get("system_prompt"), max_length=int(config["max_length"]))
+                       system_prompt=config.get("system_prompt"), max_length=int(config["max_length"]),
+                       max_image_pixels=None if pixels is None else int(pixels))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{config_file}: not a valid processor config ({e})") from e

@@ -31,39 +31,114 @@ Record = dict[str, Any]
 
 
 class RecordError(ValueError):
-    """A record that cannot be trained on; ``reason`` is a short, countable code."""
+    """A record that cannot be trained on; ``reason`` is a short, countable code.
 
-    def __init__(self, reason: str, detail: str = "", record_id: str | None = None):
+    ``where`` locates the item in its source as ``<file>:<line or index>`` when the reader knows it;
+    the reject id is ``<source>:<where>`` (see :func:`reject_id`).
+    """
+
+    def __init__(self, reason: str, detail: str = "", record_id: str | None = None, where: str | None = None):
         self.reason = reason
         self.detail = detail
         self.record_id = record_id
-        where = f" (record {record_id})" if record_id else ""
-        super().__init__(f"{reason}{where}: {detail}" if detail else f"{reason}{where}")
+        self.where = where
+        super().__init__(reason, detail, record_id, where)  # args: picklable across DataLoader workers
+
+    def __str__(self) -> str:
+        place = self.record_id or self.where
+        where = f" (record {place})" if place else ""
+        return f"{self.reason}{where}: {self.detail}" if self.detail else f"{self.reason}{where}"
+
+
+STAGES = ("load", "train", "val")
+
+
+def record_key(record_id: str | None, source: str) -> str:
+    """A record id without its ``<source>/`` prefix (the reader's own key for the item)."""
+    key = str(record_id) if record_id else "?"
+    return key.removeprefix(f"{source}/")
+
+
+def reject_id(source: str, file: str, error: RecordError) -> str:
+    """``<source>:<file>:<line or index>`` where the reader located the item; a record rejected after
+    reading (records do not carry file positions) is ``<source>:<file>:id=<its key>``, ``file`` being
+    the source's annotation file and the key its id without the ``<source>/`` prefix."""
+    if error.where:
+        return f"{source}:{error.where}"
+    return f"{source}:{file}:id={record_key(error.record_id, source)}"
 
 
 class RejectLog:
-    """Counts rejected records per (source, reason) and appends them to a JSONL file."""
+    """The one ledger of rejected records: counts per source and reason, rows in a JSONL file.
 
-    def __init__(self, path: str | Path | None = None, strict: bool = False):
+    Rows written at load time (``stage: load``) come from rank 0 only, since every rank reads the same
+    sources. Training rejects are counted where a batch is consumed: each rank writes its own rows and
+    the training step adds the totals summed over ranks (:meth:`add_consumed`), so every rank holds the
+    same counts, which checkpoints carry on (:meth:`state_dict`). Validation rejects are written once
+    per record and not counted (they are never trained on).
+    """
+
+    def __init__(self, path: str | Path | None = None, strict: bool = False, rank: int = 0):
         self.path = Path(path) if path else None
         self.strict = strict
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.rank = rank
+        self.counts: Counter[tuple[str, str]] = Counter()  # (source, reason) of rows this process wrote
+        self.loaded: Counter[str] = Counter()  # load-time rejects per source (same on every rank)
+        self.consumed: Counter[str] = Counter()  # rejected training draws per source, summed over ranks
+        self._val_seen: set[str] = set()
 
-    def add(self, source: str, error: RecordError) -> None:
+    def add(self, source: str, error: RecordError, file: str = "") -> None:
+        """A reader's reject: counted, and written by rank 0 (or raised when strict)."""
         if self.strict:
             raise error
+        self.loaded[source] += 1
         self.counts[(source, error.reason)] += 1
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as f:
-                f.write(json.dumps({"source": source, "id": error.record_id, "reason": error.reason,
-                                    "detail": error.detail}) + "\n")
+        if self.rank == 0:
+            self._write([self.row(source, error, file, "load")])
+
+    def write_consumed(self, rows: list[dict[str, Any]]) -> None:
+        """This rank's rejected training draws (rows of :meth:`row`), as consumed."""
+        for row in rows:
+            self.counts[(row["source"], row["reason"])] += 1
+        self._write(rows)
+
+    def add_consumed(self, per_source: dict[str, int]) -> None:
+        """Rejected training draws of one step, summed over ranks."""
+        for source, n in per_source.items():
+            if n:
+                self.consumed[source] += int(n)
+
+    def write_validation(self, rows: list[dict[str, Any]]) -> None:
+        """Validation rejects: written once per record by rank 0, not counted."""
+        fresh = [row for row in rows if row["id"] not in self._val_seen]
+        self._val_seen.update(row["id"] for row in fresh)
+        if self.rank == 0:
+            self._write(fresh)
+
+    @staticmethod
+    def row(source: str, error: RecordError, file: str, stage: str) -> dict[str, Any]:
+        return {"id": reject_id(source, file, error), "source": source, "reason": error.reason,
+                "detail": error.detail, "record": error.record_id, "stage": stage}
 
     def per_source(self) -> dict[str, int]:
-        totals: Counter[str] = Counter()
-        for (source, _), n in self.counts.items():
-            totals[source] += n
-        return dict(totals)
+        """Rejected records per source: at load time plus training draws (over all ranks)."""
+        return {k: v for k, v in (self.loaded + self.consumed).items() if v}
+
+    def total(self) -> int:
+        return sum(self.per_source().values())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"consumed": dict(self.consumed)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.consumed = Counter({str(k): int(v) for k, v in (state.get("consumed") or {}).items()})
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        if self.path is None or not rows:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:  # one write per batch of rows: appends from ranks do not interleave
+            f.write("".join(json.dumps(row) + "\n" for row in rows))
 
 
 def make_record(
@@ -96,26 +171,39 @@ def conversation(*turns: str, system: str | None = None) -> list[dict[str, str]]
 def validate_record(record: Record, image_sizes: list[tuple[int, int]] | None = None) -> None:
     """Raise :class:`RecordError` unless the record honours the contract.
 
-    Checks: required fields; a non-empty conversation whose turns alternate user -> assistant
-    (one optional leading system message) and end with an assistant turn; one image per
-    ``<image>``; every ``<region:K>`` refers to an existing region; boxes are finite,
-    non-degenerate and, when ``image_sizes`` (width, height) are given, inside the image.
+    Every field is type-checked first (any JSON value yields a reason, never a traceback). Checks:
+    required fields; a non-empty conversation whose turns alternate user -> assistant (one optional
+    leading system message) and end with an assistant turn; image paths are non-empty strings, one
+    per ``<image>``; every ``<region:K>`` refers to an existing region; boxes and points are finite
+    numbers, boxes non-degenerate and, when ``image_sizes`` (width, height) are given, inside the image.
     """
-    rid = str(record.get("id", "?"))
-    for key in ("id", "source", "task", "messages"):
+    if not isinstance(record, dict):
+        raise RecordError("malformed_item", f"a record must be an object, got {json_kind(record)}")
+    rid = record.get("id")
+    rid = rid if isinstance(rid, str) else None
+    for key in ("id", "source", "task"):
         if key not in record:
             raise RecordError("missing_field", key, rid)
+        if not isinstance(record[key], str) or not record[key]:
+            raise RecordError("bad_type", f"{key}: expected a non-empty string, got {json_kind(record[key])}", rid)
+    if "messages" not in record:
+        raise RecordError("missing_field", "messages", rid)
     messages = record["messages"]
     if not isinstance(messages, list) or not messages:
-        raise RecordError("empty_conversation", "", rid)
-    body = messages[1:] if messages[0].get("role") == "system" else messages
+        raise RecordError("empty_conversation", "" if isinstance(messages, list) else json_kind(messages), rid)
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise RecordError("bad_turn", f"message {i}: expected {{role, content}} with a role in {ROLES}", rid)
+        if not isinstance(message.get("content"), str):
+            raise RecordError("empty_turn", f"message {i}: content is {json_kind(message.get('content'))}", rid)
+    body = messages[1:] if messages[0]["role"] == "system" else messages
     if not body:
         raise RecordError("empty_conversation", "only a system message", rid)
     for i, message in enumerate(body):
         expected = "user" if i % 2 == 0 else "assistant"
-        if message.get("role") != expected:
-            raise RecordError("roles_out_of_order", f"turn {i} is {message.get('role')!r}, expected {expected!r}", rid)
-        if not isinstance(message.get("content"), str) or not message["content"].strip():
+        if message["role"] != expected:
+            raise RecordError("roles_out_of_order", f"turn {i} is {message['role']!r}, expected {expected!r}", rid)
+        if not message["content"].strip():
             raise RecordError("empty_turn", f"turn {i}", rid)
         if expected == "assistant" and IMAGE_TOKEN in message["content"]:
             raise RecordError("image_in_answer", f"turn {i}", rid)
@@ -123,38 +211,39 @@ def validate_record(record: Record, image_sizes: list[tuple[int, int]] | None = 
         raise RecordError("no_answer", "conversation ends with a user turn", rid)
 
     images = record.get("images", [])
+    if not isinstance(images, list) or not all(isinstance(p, str) and p.strip() for p in images):
+        raise RecordError("bad_image_path", f"images must be a list of paths, got {short_repr(images)}", rid)
     n_tokens = sum(m["content"].count(IMAGE_TOKEN) for m in messages)
     if n_tokens != len(images):
         raise RecordError("image_count_mismatch", f"{n_tokens} <image> tokens for {len(images)} images", rid)
 
     regions = record.get("regions", [])
+    if not isinstance(regions, list):
+        raise RecordError("bad_region", f"regions must be a list, got {json_kind(regions)}", rid)
     for message in messages:
         for k in REGION_PATTERN.findall(message["content"]):
             if int(k) >= len(regions):
                 raise RecordError("unknown_region", f"<region:{k}> with {len(regions)} regions", rid)
     for k, region in enumerate(regions):
         _validate_region(region, k, len(images), image_sizes, rid)
+    if not isinstance(record.get("meta", {}), dict):
+        raise RecordError("bad_type", f"meta: expected an object, got {json_kind(record['meta'])}", rid)
 
 
-def _validate_region(region: dict[str, Any], k: int, n_images: int,
-                     image_sizes: list[tuple[int, int]] | None, rid: str) -> None:
+def _validate_region(region: Any, k: int, n_images: int, image_sizes: list[tuple[int, int]] | None,
+                     rid: str | None) -> None:
+    if not isinstance(region, dict):
+        raise RecordError("bad_region", f"region {k} is {json_kind(region)}, expected an object", rid)
     image = region.get("image", 0)
-    if not 0 <= image < max(n_images, 1) or n_images == 0:
-        raise RecordError("bad_region", f"region {k} refers to image {image} of {n_images}", rid)
+    if not _is_int(image) or not 0 <= image < n_images:
+        raise RecordError("bad_region", f"region {k} refers to image {short_repr(image)} of {n_images}", rid)
     if "box" in region:
-        coords = region["box"]
-        if len(coords) != 4:
-            raise RecordError("bad_region", f"region {k} box needs 4 numbers", rid)
-        x1, y1, x2, y2 = (float(c) for c in coords)
-        if not all(map(_finite, (x1, y1, x2, y2))) or x2 <= x1 or y2 <= y1:
-            raise RecordError("degenerate_box", f"region {k}: {coords}", rid)
+        x1, y1, x2, y2 = _coords(region["box"], 4, f"region {k} box", rid)
+        if x2 <= x1 or y2 <= y1:
+            raise RecordError("degenerate_box", f"region {k}: {region['box']}", rid)
         points = [(x1, y1), (x2, y2)]
     elif "point" in region:
-        if len(region["point"]) != 2:
-            raise RecordError("bad_region", f"region {k} point needs 2 numbers", rid)
-        points = [tuple(float(c) for c in region["point"])]
-        if not all(_finite(c) for p in points for c in p):
-            raise RecordError("bad_region", f"region {k}: {region['point']}", rid)
+        points = [tuple(_coords(region["point"], 2, f"region {k} point", rid))]
     else:
         raise RecordError("bad_region", f"region {k} has neither 'box' nor 'point'", rid)
     if image_sizes is not None:
@@ -162,6 +251,31 @@ def _validate_region(region: dict[str, Any], k: int, n_images: int,
         for x, y in points:
             if x < 0 or y < 0 or x > width or y > height:
                 raise RecordError("box_outside_image", f"region {k} {points} outside {width}x{height}", rid)
+
+
+def _coords(values: Any, n: int, what: str, rid: str | None) -> list[float]:
+    """``n`` finite numbers (booleans, strings, null and NaN are not coordinates)."""
+    if not isinstance(values, (list, tuple)) or len(values) != n:
+        raise RecordError("bad_region", f"{what} needs {n} numbers, got {short_repr(values)}", rid)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) for v in values):
+        raise RecordError("bad_region", f"{what}: not {n} finite numbers: {short_repr(values)}", rid)
+    return [float(v) for v in values]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's kind for messages: ``null``, ``a string``, ``a list``, ..."""
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _finite(value: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -11,8 +12,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.data.collate import Batch
+from sphinx_x.data.records import RejectLog
 from sphinx_x.model.build import build_sphinx
 from sphinx_x.model.sphinx import SphinxX
+
+log = logging.getLogger(__name__)
+TOTALS_KEY = "per_source_totals"  # checkpoint entry: running samples / tokens per source
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> float:
@@ -44,22 +49,26 @@ class SphinxModule(L.LightningModule):
                           labels=batch.labels, return_logits=return_logits)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        self._count_per_source(batch)
+        if len(batch) == 0:  # every draw of this micro-batch was rejected: a zero loss keeps ranks in step
+            return sum((p.sum() for p in self.model.parameters() if p.requires_grad), torch.zeros((), device=self.device)) * 0.0
         out = self(batch)
-        n = max(len(batch), 1)
+        n = len(batch)
         self.log("train/loss", out.loss, prog_bar=True, batch_size=n)
         if out.aux_loss is not None:
             self.log("train/router_aux_loss", out.aux_loss, batch_size=n)
         self._log_per_source("train", batch, out.per_sample_loss_sum, out.per_sample_tokens)
-        self._count_per_source(batch)
         stats = batch.stats
         self.log("train/visual_tokens_per_sample", stats.get("visual_tokens", 0) / n, batch_size=n)
         self.log("train/skipped_tile_fraction", stats.get("skipped_tiles", 0) / max(stats.get("tiles", 0), 1),
                  batch_size=n)
-        for source, count in batch.rejected.items():
-            self.log(f"train/rejected/{source}", float(count), reduce_fx="sum", on_step=False, on_epoch=True)
         return out.loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        if batch.reject_rows:
+            self.rejects.write_validation([{**row, "stage": "val"} for row in batch.reject_rows])
+        if len(batch) == 0:
+            return
         out = self(batch)
         self.log("val/loss", out.lm_loss, prog_bar=True, batch_size=max(len(batch), 1), sync_dist=True)
         self._log_per_source("val", batch, out.per_sample_loss_sum, out.per_sample_tokens)
@@ -73,19 +82,50 @@ class SphinxModule(L.LightningModule):
                          batch_size=int(rows.sum()), on_step=stage == "train", on_epoch=stage != "train")
 
     def _count_per_source(self, batch: Batch) -> None:
-        """Running totals of samples and tokens per source (summed over ranks).
+        """Running totals per source of samples, tokens and rejected draws, summed over ranks.
 
-        Every rank logs every source of the mixture, seen in its batches or not: a synced log is a
-        collective, and ranks that logged different names would wait on each other forever.
+        One all-reduce per micro-batch that every rank joins (whatever sources its batch holds), so
+        every rank holds the same totals: they are logged without further syncing, saved in
+        checkpoints and continued on resume. This rank's rejected draws are written to the rejects
+        file here, where the batch is consumed (never where a DataLoader prefetched it).
         """
-        lengths = batch.attention_mask.sum(dim=1)
-        for index, name in enumerate(batch.sources):
-            rows = batch.source_index == index
-            self._seen_samples[name] = self._seen_samples.get(name, 0) + int(rows.sum())
-            self._seen_tokens[name] = self._seen_tokens.get(name, 0) + int(lengths[rows].sum())
-        for name in batch.sources:
-            self.log(f"train/samples/{name}", float(self._seen_samples[name]), reduce_fx="sum", sync_dist=True)
-            self.log(f"train/tokens/{name}", float(self._seen_tokens[name]), reduce_fx="sum", sync_dist=True)
+        names = batch.sources
+        index = batch.source_index.to(self.device)
+        lengths = batch.attention_mask.to(self.device).sum(dim=1)
+        counts = torch.zeros(3, len(names), dtype=torch.long, device=self.device)
+        counts[0].index_add_(0, index, torch.ones_like(index))
+        counts[1].index_add_(0, index, lengths.long())
+        counts[2] = torch.tensor([batch.rejected.get(name, 0) for name in names], dtype=torch.long)
+        counts = self.trainer.strategy.reduce(counts, reduce_op="sum").tolist()
+        rejects = self.rejects
+        if batch.reject_rows:
+            rejects.write_consumed([{**row, "stage": "train"} for row in batch.reject_rows])
+        rejects.add_consumed(dict(zip(names, counts[2], strict=True)))
+        for k, name in enumerate(names):
+            self._seen_samples[name] = self._seen_samples.get(name, 0) + int(counts[0][k])
+            self._seen_tokens[name] = self._seen_tokens.get(name, 0) + int(counts[1][k])
+            self.log(f"train/samples/{name}", float(self._seen_samples[name]))
+            self.log(f"train/tokens/{name}", float(self._seen_tokens[name]))
+        rejected = rejects.per_source()
+        for name in sorted(set(names) | set(rejected)):
+            self.log(f"train/rejected/{name}", float(rejected.get(name, 0)))
+        self.log("train/rejected", float(sum(rejected.values())))
+
+    @property
+    def rejects(self) -> RejectLog:
+        """The datamodule's reject ledger (a private one when training without a datamodule)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        ledger = getattr(datamodule, "rejects", None)
+        if ledger is None:
+            ledger = self._own_rejects = getattr(self, "_own_rejects", None) or RejectLog()
+        return ledger
+
+    def on_train_end(self) -> None:
+        rejects = self.rejects
+        if self.trainer.is_global_zero:
+            log.info("rejected %d records in all (per source: %s; loaded: %s, training draws: %s); rows in %s",
+                     rejects.total(), rejects.per_source(), dict(rejects.loaded), dict(rejects.consumed),
+                     rejects.path)
 
     # ----------------------------------------------------------------- throughput
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
@@ -120,16 +160,21 @@ class SphinxModule(L.LightningModule):
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Drop frozen weights (encoders, a frozen LLM): they are rebuilt from the config."""
+        """Drop frozen weights (encoders, a frozen LLM): they are rebuilt from the config. Keep the
+        per-source running totals (plain ints), so a resumed run continues them."""
         state = checkpoint.get("state_dict", {})
         for key in self.model.frozen_state_keys():
             state.pop(f"model.{key}", None)
+        checkpoint[TOTALS_KEY] = {"samples": dict(self._seen_samples), "tokens": dict(self._seen_tokens)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         expected = {f"model.{k}" for k in self.model.trainable_state_dict()}
         missing = expected - set(checkpoint.get("state_dict", {}))
         if missing:
             raise KeyError(f"checkpoint lacks trainable weights: {sorted(missing)[:5]} ...")
+        totals = checkpoint.get(TOTALS_KEY) or {}
+        self._seen_samples = {str(k): int(v) for k, v in (totals.get("samples") or {}).items()}
+        self._seen_tokens = {str(k): int(v) for k, v in (totals.get("tokens") or {}).items()}
 
 
 def _plain(cfg: DictConfig | dict) -> dict[str, Any]:

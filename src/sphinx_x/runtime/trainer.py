@@ -47,9 +47,30 @@ def build_logger(cfg: DictConfig, save_dir: str, run_name: str) -> Logger:
     return CSVLogger(save_dir=save_dir, name="csv")
 
 
+class StepCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that saves step checkpoints only right after an optimizer step.
+
+    Lightning checks ``every_n_train_steps`` after every micro-batch; after a resume, the micro-batches
+    that accumulate towards the next step still see the restored step count and would save a
+    checkpoint mid-accumulation, whose data position no optimizer step matches.
+    """
+
+    _step_at_batch_start = -1
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._step_at_batch_start = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if trainer.global_step == self._step_at_batch_start:
+            return  # no optimizer step in this micro-batch: in the middle of gradient accumulation
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
 def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | None = None) -> L.Trainer:
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
-    callbacks: list[Any] = [ModelCheckpoint(
+    callbacks: list[Any] = [StepCheckpoint(
         dirpath=str(Path(output_dir) / "checkpoints"), filename="step-{step:08d}", auto_insert_metric_name=False,
         every_n_train_steps=cfg.callbacks.checkpoint.every_n_train_steps,
         save_last=cfg.callbacks.checkpoint.save_last, save_top_k=cfg.callbacks.checkpoint.save_top_k)]

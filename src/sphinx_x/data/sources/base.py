@@ -2,7 +2,10 @@
 
 A reader turns one dataset in its published layout into Records. It yields a
 :class:`~sphinx_x.data.records.RecordError` for an item it cannot convert, so the loader counts it
-(and writes it to the rejects file) instead of stopping.
+(and writes it to the rejects file) instead of stopping; it checks every value's type before use
+(:mod:`sphinx_x.data.sources.values`). A file that cannot be read at all (truncated JSON, not a list)
+is one reject naming the file and line. Options that cannot work raise
+:class:`~sphinx_x.data.sources.values.SourceOptionError` (a config error).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record, RecordError, RejectLog, validate_record
+from sphinx_x.data.records import Record, RecordError, RejectLog, json_kind, validate_record
+from sphinx_x.data.sources.values import SourceOptionError
 
 log = logging.getLogger(__name__)
 
@@ -52,54 +56,121 @@ class SourceSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        field = f"data.sources.{self.name}"
+        for key, kinds in _SPEC_TYPES.items():
+            value = getattr(self, key)
+            if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+                allowed = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+                raise ValueError(f"{field}.{key}: must be {allowed}, got {json_kind(value)} {value!r}")
         if self.group not in GROUPS:
-            raise ValueError(f"data.sources.{self.name}.group must be one of {GROUPS}, got {self.group!r}")
+            raise ValueError(f"{field}.group must be one of {GROUPS}, got {self.group!r}")
+        if self.size is not None and self.size < 1 or self.max_samples is not None and self.max_samples < 1:
+            raise ValueError(f"{field}: size and max_samples must be >= 1 or null")
+        if self.weight is not None and not self.weight >= 0:
+            raise ValueError(f"{field}.weight: must be >= 0 or null, got {self.weight}")
 
     def resolve_image(self, relative: str) -> str:
         return str(Path(self.image_root) / relative) if self.image_root else relative
 
+    @property
+    def file_label(self) -> str:
+        """The annotation file (or folder) name that reject ids start with."""
+        return Path(self.path).name
+
+
+_SPEC_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "reader": (str,), "path": (str,), "group": (str,), "task": (str,),
+    "image_root": (str, type(None)), "size": (int, type(None)), "weight": (int, float, type(None)),
+    "max_samples": (int, type(None)), "options": (dict,)}
+
 
 def iter_source(spec: SourceSpec, prompts: PromptPool, rejects: RejectLog) -> Iterator[Record]:
-    """Valid Records of one source; malformed items go to ``rejects`` (or raise when strict)."""
+    """Valid Records of one source; malformed items go to ``rejects`` (or raise when strict).
+
+    A reader that raises a RecordError (its file cannot be read at all) ends the source with that
+    reject; option errors propagate as config errors.
+    """
     if spec.reader not in READERS:
         raise ValueError(f"data.sources.{spec.name}.reader: unknown reader {spec.reader!r}; known: {sorted(READERS)}")
     if not Path(spec.path).exists():
         raise FileNotFoundError(f"data.sources.{spec.name}.path does not exist: {spec.path}")
     kept = 0
-    for item in READERS[spec.reader](spec, prompts):
+    items = iter(READERS[spec.reader](spec, prompts))
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except RecordError as error:
+            rejects.add(spec.name, error, spec.file_label)
+            return
         if isinstance(item, RecordError):
-            rejects.add(spec.name, item)
+            rejects.add(spec.name, item, spec.file_label)
             continue
         try:
             validate_record(item)
         except RecordError as error:
-            rejects.add(spec.name, error)
+            rejects.add(spec.name, error, spec.file_label)
             continue
         yield item
         kept += 1
         if spec.max_samples is not None and kept >= spec.max_samples:
-            break
+            return
 
 
 def load_source(spec: SourceSpec, prompts: PromptPool, rejects: RejectLog) -> list[Record]:
     records = list(iter_source(spec, prompts, rejects))
-    log.info("source %s: %d records, %d rejected", spec.name, len(records), rejects.per_source().get(spec.name, 0))
+    log.info("source %s: %d records, %d rejected", spec.name, len(records), rejects.loaded.get(spec.name, 0))
     return records
 
 
-def read_json_or_jsonl(path: str | Path) -> Iterator[Any | RecordError]:
-    """Items of a JSON list or a JSONL file; a malformed JSONL line becomes a RecordError."""
+def load_json(path: str | Path) -> Any:
+    """A whole JSON file; a file that is not valid JSON is a RecordError naming the file and line."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise RecordError("malformed_json", f"{path}: {e.msg} at line {e.lineno} column {e.colno}",
+                          where=f"{path.name}:{e.lineno}") from None
+    except (UnicodeDecodeError, RecursionError) as e:
+        raise RecordError("malformed_json", f"{path}: {type(e).__name__}", where=f"{path.name}:0") from None
+
+
+def read_items(path: str | Path) -> Iterator[tuple[str, Any | RecordError]]:
+    """(``<file>:<line or index>``, item) for the items of a JSON list or a JSONL file.
+
+    JSONL: one item a line (1-based line numbers; a malformed line is a RecordError). JSON: a list,
+    or an object holding it under ``data`` or ``annotations`` (0-based indices). A file that cannot
+    be parsed, or holds no list, is one RecordError naming the file and line.
+    """
     path = Path(path)
     if path.suffix == ".jsonl":
-        with path.open() as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
+        with path.open("rb") as f:
+            for n, raw in enumerate(f, 1):
+                where = f"{path.name}:{n}"
+                if not raw.strip():
                     continue
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield RecordError("malformed_json", f"{path.name}:{n}: {e.msg}", f"{path.name}:{n}")
+                    yield where, json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+                    detail = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
+                    yield where, RecordError("malformed_json", f"{path}:{n}: {detail}", where=where)
         return
-    with path.open() as f:
-        data = json.load(f)
-    yield from (data if isinstance(data, list) else data.get("data", data.get("annotations", [])))
+    data = load_json(path)
+    items = data.get("data", data.get("annotations")) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise RecordError("malformed_file", f"{path}: expected a list of items (or an object with 'data'), "
+                                            f"got {json_kind(items)}", where=f"{path.name}:0")
+    for n, item in enumerate(items):
+        yield f"{path.name}:{n}", item
+
+
+def read_json_or_jsonl(path: str | Path) -> Iterator[Any | RecordError]:
+    """Items of a JSON list or a JSONL file (see :func:`read_items`)."""
+    for _, item in read_items(path):
+        yield item
+
+
+__all__ = ["READERS", "Reader", "SourceOptionError", "SourceSpec", "iter_source", "load_json", "load_source",
+           "read_items", "read_json_or_jsonl", "register_reader"]

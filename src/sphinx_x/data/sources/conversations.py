@@ -6,40 +6,56 @@ ShareGPT layout: ``[{"id", "conversations": [{"from": "human"|"gpt"|"system", "v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sphinx_x.data.geometry import BOX_PATTERN
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import IMAGE_TOKEN, Record, RecordError, make_record
-from sphinx_x.data.sources.base import SourceSpec, read_json_or_jsonl, register_reader
+from sphinx_x.data.records import IMAGE_TOKEN, Record, RecordError, make_record, validate_record
+from sphinx_x.data.sources.base import SourceSpec, read_items, register_reader
 from sphinx_x.data.sources.image_size import image_size
+from sphinx_x.data.sources.values import SourceOptionError, as_list, as_object, convert_safely, key_of, text
 
 ROLE_NAMES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
               "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "system": "system"}
 BOX_FORMATS = ("none", "normalized_original", "pixels")
+# a bracketed list holding NaN or infinity: a broken box, never text to train on
+NON_FINITE_BOX = re.compile(r"\[[^\[\]]*\b(?:nan|inf(?:inity)?)\b[^\[\]]*\]", re.IGNORECASE)
 
 
-def turns_to_messages(turns: list[dict[str, Any]], rid: str) -> list[dict[str, str]]:
-    """ShareGPT ``from``/``value`` turns -> Record messages; a leading assistant turn is dropped."""
+def turns_to_messages(turns: Any, rid: str) -> list[dict[str, str]]:
+    """ShareGPT ``from``/``value`` turns -> Record messages; a leading assistant turn is dropped.
+
+    Turns must be objects with a known role and a string (or numeric) text; a null or blank text is
+    ``empty_turn``, never the words "None" or "".
+    """
     messages = []
-    for turn in turns:
-        role = ROLE_NAMES.get(str(turn.get("from", turn.get("role", ""))).lower())
+    for k, turn in enumerate(as_list(turns, "conversations", rid)):
+        turn = as_object(turn, f"conversations[{k}]", rid)
+        speaker = turn.get("from", turn.get("role"))
+        role = ROLE_NAMES.get(speaker.lower()) if isinstance(speaker, str) else None
         if role is None:
-            raise RecordError("unknown_role", repr(turn.get("from")), rid)
-        messages.append({"role": role, "content": str(turn.get("value", turn.get("content", ""))).strip()})
+            raise RecordError("unknown_role", f"conversations[{k}]: {speaker!r}"[:120], rid)
+        value = turn.get("value", turn.get("content"))
+        messages.append({"role": role, "content": text(value, f"conversations[{k}].value", rid, numbers=True,
+                                                       reason="empty_turn")})
     while messages and messages[0]["role"] == "assistant":
         messages.pop(0)
     return messages
 
 
-def boxes_to_regions(messages: list[dict[str, str]], box_format: str, size: tuple[int, int] | None
-                     ) -> list[dict[str, Any]]:
-    """Replace every ``[x1, y1, x2, y2]`` in the text by ``<region:K>`` with a pixel region."""
+def boxes_to_regions(messages: list[dict[str, str]], box_format: str, size: tuple[int, int] | None,
+                     rid: str | None = None) -> list[dict[str, Any]]:
+    """Replace every ``[x1, y1, x2, y2]`` in the text by ``<region:K>`` with a pixel region; a box
+    written with NaN or infinity is a ``bad_box`` reject."""
     if box_format == "none":
         return []
     if box_format not in BOX_FORMATS:
-        raise ValueError(f"options.box_format must be one of {BOX_FORMATS}, got {box_format!r}")
+        raise SourceOptionError(f"options.box_format must be one of {BOX_FORMATS}, got {box_format!r}")
+    for message in messages:
+        if bad := NON_FINITE_BOX.search(message["content"]):
+            raise RecordError("bad_box", f"not finite: {bad.group(0)[:80]}", rid)
     regions: list[dict[str, Any]] = []
     scale_x, scale_y = size if box_format == "normalized_original" and size else (1, 1)
 
@@ -55,15 +71,20 @@ def boxes_to_regions(messages: list[dict[str, str]], box_format: str, size: tupl
 
 def convert_each(spec: SourceSpec, convert: Callable[[dict[str, Any], str], Record]
                  ) -> Iterator[Record | RecordError]:
-    """``convert(item, item_id)`` over a JSON/JSONL file; malformed lines and conversion errors pass on."""
-    for n, item in enumerate(read_json_or_jsonl(spec.path)):
+    """``convert(item, item_id)`` over a JSON/JSONL file; malformed lines and conversion errors pass on,
+    located at their line (JSONL) or index (JSON list)."""
+    for n, (where, item) in enumerate(read_items(spec.path)):
         if isinstance(item, RecordError):
             yield item
             continue
-        try:
-            yield convert(item, str(item.get("id", n)))
-        except RecordError as error:
-            yield error
+        rid = key_of(item.get("id"), n) if isinstance(item, dict) else str(n)
+
+        def checked(item: Any = item, rid: str = rid) -> Record:
+            record = convert(as_object(item, "item", f"{spec.name}/{rid}"), rid)
+            validate_record(record)  # here, so that a reject names the item's line
+            return record
+
+        yield convert_safely(checked, f"{spec.name}/{rid}", where)
 
 
 @register_reader("llava")
@@ -72,16 +93,18 @@ def read_llava(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Recor
     box_format = spec.options.get("box_format", "none")
 
     def convert(item: dict[str, Any], rid: str) -> Record:
-        messages = turns_to_messages(item.get("conversations", []), rid)
-        images = item.get("image") or []
-        images = [images] if isinstance(images, str) else list(images)
+        rid = f"{spec.name}/{rid}"
+        messages = turns_to_messages(item.get("conversations"), rid)
+        images = item.get("image")
+        images = [] if images is None else [images] if isinstance(images, str) else as_list(images, "image", rid)
+        images = [text(p, "image", rid, reason="bad_image_path") for p in images]
         n_tokens = sum(m["content"].count(IMAGE_TOKEN) for m in messages)
         if images and n_tokens == 0 and messages:
             messages[0]["content"] = IMAGE_TOKEN + "\n" + messages[0]["content"]
         paths = [spec.resolve_image(p) for p in images]
         size = image_size(rid, file=paths[0]) if paths and box_format == "normalized_original" else None
-        regions = boxes_to_regions(messages, box_format, size)
-        return make_record(f"{spec.name}/{rid}", spec.name, spec.task, messages, paths, regions)
+        regions = boxes_to_regions(messages, box_format, size, rid)
+        return make_record(rid, spec.name, spec.task, messages, paths, regions)
 
     return convert_each(spec, convert)
 
@@ -91,8 +114,9 @@ def read_sharegpt(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Re
     """Text-only ShareGPT-style dialogues (ShareGPT, WizardCoder conversations, demo text)."""
 
     def convert(item: dict[str, Any], rid: str) -> Record:
-        messages = turns_to_messages(item.get("conversations", item.get("items", [])), rid)
+        rid = f"{spec.name}/{rid}"
+        messages = turns_to_messages(item.get("conversations", item.get("items")), rid)
         messages = [{**m, "content": m["content"].replace(IMAGE_TOKEN, "")} for m in messages]
-        return make_record(f"{spec.name}/{rid}", spec.name, spec.task, messages)
+        return make_record(rid, spec.name, spec.task, messages)
 
     return convert_each(spec, convert)

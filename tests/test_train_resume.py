@@ -1,0 +1,82 @@
+"""Exact resume, twice over: a run killed twice and resumed twice ends with the uninterrupted run's
+weights, data position and per-source totals (CPU, the tiny demo model, gradient accumulation 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torch
+
+import sphinx_x.train
+from sphinx_x.train import train
+
+# micro-batches of 2, global batch 4: two micro-batches per optimizer step
+RUN = ("data.micro_batch_size=2", "global_batch_size=4", "trainer.max_steps=6",
+       "callbacks.checkpoint.every_n_train_steps=2")
+
+
+class Killed(Exception):
+    """Stands for SIGKILL: the run stops at once, nothing is saved on the way out."""
+
+
+class KillAt(L.Callback):
+    """Kills the run at the end of micro-batch ``batch`` of this process (after any checkpoint of it)."""
+
+    def __init__(self, batch: int):
+        self.batch, self.seen = batch, 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self.seen += 1
+        if self.seen == self.batch:
+            raise Killed
+
+
+def _killed_after(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    build = sphinx_x.train.build_trainer
+
+    def with_killer(*args: Any, **kwargs: Any) -> L.Trainer:
+        trainer = build(*args, **kwargs)
+        trainer.callbacks.append(KillAt(batch))
+        return trainer
+
+    monkeypatch.setattr(sphinx_x.train, "build_trainer", with_killer)
+
+
+def _ckpt(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, monkeypatch, one_thread):
+    straight = train(demo_config(*RUN, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
+
+    with monkeypatch.context() as patch:  # killed in the middle of step 3's accumulation
+        _killed_after(patch, 5)
+        with pytest.raises(Killed):
+            train(demo_config(*RUN, output_dir=tmp_path / "a"), str(tmp_path / "a"))
+    step2 = tmp_path / "a" / "checkpoints" / "step-00000002.ckpt"
+    assert not (tmp_path / "a" / "checkpoints" / "step-00000004.ckpt").exists()
+
+    with monkeypatch.context() as patch:  # resumed, then killed in the middle of step 5's accumulation
+        _killed_after(patch, 5)
+        with pytest.raises(Killed):
+            train(demo_config(*RUN, f"ckpt_path={step2}", output_dir=tmp_path / "b"), str(tmp_path / "b"))
+    step4 = tmp_path / "b" / "checkpoints" / "step-00000004.ckpt"
+    saved = sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("step-*.ckpt"))
+    assert saved == ["step-00000004.ckpt"]  # none mid-accumulation right after the resume
+    assert _ckpt(step4)["SphinxDataModule"]["sampler"]["consumed"] == 4 * 4  # 4 steps x 4 samples
+
+    resumed = train(demo_config(*RUN, f"ckpt_path={step4}", output_dir=tmp_path / "c"), str(tmp_path / "c"))
+    assert resumed["global_step"] == straight["global_step"] == 6
+    expected, got = _ckpt(Path(straight["checkpoint"])), _ckpt(Path(resumed["checkpoint"]))
+    assert expected["state_dict"].keys() == got["state_dict"].keys()
+    for key, value in expected["state_dict"].items():
+        assert torch.equal(value, got["state_dict"][key]), key
+    assert got["SphinxDataModule"]["sampler"] == expected["SphinxDataModule"]["sampler"]
+    # per-source running totals continue from the checkpoint instead of restarting at 0
+    assert got["per_source_totals"] == expected["per_source_totals"]
+    assert sum(got["per_source_totals"]["samples"].values()) == 6 * 4
+    for name in ("train/samples/demo_llava", "train/tokens/demo_text"):
+        assert resumed["metrics"][name] == straight["metrics"][name]
