@@ -10,6 +10,7 @@ type that holds each weight (accessory/util/tensor_parallel.py:34-38, 83-130):
 
 from __future__ import annotations
 
+import pickle
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -48,9 +49,13 @@ def shard_files(src: str | Path) -> list[Path]:
 def load_shard(path: Path) -> dict[str, torch.Tensor]:
     """One rank's state dict: tensors only (``weights_only`` loading, memory-mapped)."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # an old (non-zip) file cannot be memory-mapped
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # an old (non-zip) file cannot be memory-mapped
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(f"{path}: refused: it holds more than tensors, and only weights are read "
+                         f"(torch.load weights_only): {str(error).splitlines()[0]}") from error
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict):
