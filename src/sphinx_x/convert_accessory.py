@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="dtype of the written weights; auto keeps the checkpoint's")
     parser.add_argument("overrides", nargs="*", default=[],
                         help="Hydra overrides of the type's model config (e.g. model.max_length=2048)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow --type
     try:
         report = convert_accessory(args.src, args.out, args.type, list(args.overrides), args.dtype)
     except (FileNotFoundError, KeyError, ValueError) as error:
