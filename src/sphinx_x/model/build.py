@@ -50,5 +50,5 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
         from sphinx_x.model.init_from import check_llm_config, load_init_weights
 
         check_llm_config(OmegaConf.to_container(model_cfg.llm, resolve=True), model_cfg.init_from)
-        load_init_weights(model, model_cfg.init_from)
+        load_init_weights(model, model_cfg.init_from, llm_from_checkpoint=bool(model_cfg.llm.get("name_or_path")))
     return model

@@ -59,12 +59,14 @@ def check_llm_config(llm_cfg: dict[str, Any], path: str | Path, field: str = "mo
 
 
 def load_init_weights(model: nn.Module, path: str | Path, keys: Collection[str] | None = None,
-                      field: str = "model.init_from") -> list[str]:
+                      field: str = "model.init_from", llm_from_checkpoint: bool = False) -> list[str]:
     """Copy an export's weights into ``model``; returns the keys loaded.
 
     Without ``keys`` every weight in the export must belong to the model with the same shape, and
-    every trainable weight of the model must be in the export (frozen encoders absent from it keep
-    the weights their config built). With ``keys`` only those of them the export holds are loaded.
+    every trainable weight of the model must be in the export, except the LLM's when it was built from
+    a checkpoint (``llm_from_checkpoint``: e.g. stage 2 after a stage 1 that froze it); frozen
+    encoders absent from it keep the weights their config built. With ``keys`` only those of them
+    the export holds are loaded.
     """
     weights, _ = export_files(path, field)
     own = model.state_dict()
@@ -76,7 +78,8 @@ def load_init_weights(model: nn.Module, path: str | Path, keys: Collection[str] 
                 raise ValueError(f"{field}: {path} holds {len(unexpected)} weights this model lacks, e.g. "
                                  f"{unexpected[:3]}: it was exported from another model config")
             trainable = [name for name, p in model.named_parameters() if p.requires_grad]
-            missing = [k for k in trainable if k not in set(stored)]
+            missing = [k for k in trainable if k not in set(stored)
+                       and not (llm_from_checkpoint and k.startswith("llm."))]
             if missing:
                 raise ValueError(f"{field}: {path} lacks {len(missing)} trainable weights of this model, "
                                  f"e.g. {missing[:3]}")
