@@ -66,13 +66,28 @@ class ImageDialogue:
 
 
 def repick_prompts(record: Record, prompts: PromptPool) -> Record:
-    """The record with every drawn question drawn again from ``prompts`` (same pools, fields and keys)."""
-    asked = record.get("meta", {}).get("prompts")
-    if not asked:
+    """The record with every drawn question drawn again from ``prompts`` (same pools, fields and keys).
+
+    A record whose messages or ``meta["prompts"]`` do not have that shape is returned as it is: the
+    record's own questions stand, and its validation decides whether it can be trained on."""
+    meta = record.get("meta")
+    asked = meta.get("prompts") if isinstance(meta, dict) else None
+    messages = record.get("messages")
+    if not asked or not isinstance(asked, list) or not isinstance(messages, list) \
+            or not all(isinstance(m, dict) for m in messages):
         return record
-    messages = [dict(m) for m in record["messages"]]
-    users = [m for m in messages if m["role"] == "user"]
+    messages = [dict(m) for m in messages]
+    users = [m for m in messages if m.get("role") == "user"]
+    if len(users) != len(asked) or not all(_drawn(spec, prompts) for spec in asked):
+        return record
     for k, (message, spec) in enumerate(zip(users, asked, strict=True)):
-        question = prompts.pick(spec["pool"], f"{record['id']}:{k}", **spec["fields"])
+        question = prompts.pick(spec["pool"], f"{record.get('id')}:{k}", **spec["fields"])
         message["content"] = f"{IMAGE_TOKEN}\n{question}" if k == 0 else question
     return {**record, "messages": messages}
+
+
+def _drawn(spec: Any, prompts: PromptPool) -> bool:
+    """``{"pool": <a pool of prompts>, "fields": {name: text}}`` as :meth:`ImageDialogue.ask` writes it."""
+    return (isinstance(spec, dict) and isinstance(spec.get("pool"), str) and spec["pool"] in prompts.pools
+            and isinstance(spec.get("fields"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in spec["fields"].items()))

@@ -59,7 +59,9 @@ class SphinxProcessor:
 
     # ------------------------------------------------------------------ samples
     def __call__(self, record: Record) -> Sample:
-        """A training sample: labels on the answers, cut at turn boundaries when too long."""
+        """A training sample: labels on the answers, cut at turn boundaries when too long. A record
+        that breaks the contract in any field, or whose images cannot be used, is a RecordError."""
+        validate_record(record)  # every field's type, before a path is opened
         images = [load_image(path, record["id"], self.max_image_pixels) for path in record.get("images", [])]
         validate_record(record, [image.size for image in images])
         frames, keeps, messages = self._in_model_frame(record, images)

@@ -196,6 +196,8 @@ def validate_record(record: Record, image_sizes: list[tuple[int, int]] | None = 
             raise RecordError("bad_turn", f"message {i}: expected {{role, content}} with a role in {ROLES}", rid)
         if not isinstance(message.get("content"), str):
             raise RecordError("empty_turn", f"message {i}: content is {json_kind(message.get('content'))}", rid)
+        if not _is_unicode(message["content"]):
+            raise RecordError("bad_text", f"message {i}: not valid Unicode (a lone surrogate)", rid)
     body = messages[1:] if messages[0]["role"] == "system" else messages
     if not body:
         raise RecordError("empty_conversation", "only a system message", rid)
@@ -260,6 +262,15 @@ def _coords(values: Any, n: int, what: str, rid: str | None) -> list[float]:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) for v in values):
         raise RecordError("bad_region", f"{what}: not {n} finite numbers: {short_repr(values)}", rid)
     return [float(v) for v in values]
+
+
+def _is_unicode(text: str) -> bool:
+    """Encodable as UTF-8 (JSON's ``"\\ud800"`` decodes to a lone surrogate that tokenizers refuse)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:

@@ -137,6 +137,18 @@ def load_json(path: str | Path) -> Any:
         raise RecordError("malformed_json", f"{path}: {type(e).__name__}", where=f"{path.name}:0") from None
 
 
+def json_list(doc: Any, key: str | None, path: str | Path, mapping: bool = False) -> Any:
+    """``doc[key]`` (``doc`` itself when ``key`` is None) when it is a list (an object with ``mapping``);
+    anything else is a ``malformed_file`` RecordError naming the file and the field."""
+    path = Path(path)
+    value = doc if key is None else doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(value, dict if mapping else list):
+        what = f"'{key}'" if key else "the file"
+        raise RecordError("malformed_file", f"{path}: {what} must be {'an object' if mapping else 'a list'}, "
+                                            f"got {json_kind(value)}", where=f"{path.name}:{key or 0}")
+    return value
+
+
 def read_items(path: str | Path) -> Iterator[tuple[str, Any | RecordError]]:
     """(``<file>:<line or index>``, item) for the items of a JSON list or a JSONL file.
 
@@ -158,12 +170,20 @@ def read_items(path: str | Path) -> Iterator[tuple[str, Any | RecordError]]:
                     yield where, RecordError("malformed_json", f"{path}:{n}: {detail}", where=where)
         return
     data = load_json(path)
-    items = data.get("data", data.get("annotations")) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise RecordError("malformed_file", f"{path}: expected a list of items (or an object with 'data'), "
-                                            f"got {json_kind(items)}", where=f"{path.name}:0")
-    for n, item in enumerate(items):
+    key = ("data" if "data" in data else "annotations") if isinstance(data, dict) else None
+    for n, item in enumerate(json_list(data, key, path)):
         yield f"{path.name}:{n}", item
+
+
+def read_text_lines(path: str | Path, rid: str | None = None) -> list[str]:
+    """A text annotation file's lines; a file that is not UTF-8 is a ``malformed_annotation`` RecordError."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise RecordError("malformed_annotation", f"{path}: not UTF-8 at line {line}", rid,
+                          where=f"{path.name}:{line}") from None
 
 
 def read_json_or_jsonl(path: str | Path) -> Iterator[Any | RecordError]:
@@ -172,5 +192,5 @@ def read_json_or_jsonl(path: str | Path) -> Iterator[Any | RecordError]:
         yield item
 
 
-__all__ = ["READERS", "Reader", "SourceOptionError", "SourceSpec", "iter_source", "load_json", "load_source",
-           "read_items", "read_json_or_jsonl", "register_reader"]
+__all__ = ["READERS", "Reader", "SourceOptionError", "SourceSpec", "iter_source", "json_list", "load_json",
+           "load_source", "read_items", "read_json_or_jsonl", "read_text_lines", "register_reader"]

@@ -15,7 +15,15 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import IMAGE_TOKEN, Record, RecordError, make_record, validate_record
 from sphinx_x.data.sources.base import SourceSpec, read_items, register_reader
 from sphinx_x.data.sources.image_size import image_size
-from sphinx_x.data.sources.values import SourceOptionError, as_list, as_object, convert_safely, key_of, text
+from sphinx_x.data.sources.values import (
+    SourceOptionError,
+    as_item,
+    as_list,
+    as_object,
+    convert_safely,
+    key_of,
+    text,
+)
 
 ROLE_NAMES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
               "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "system": "system"}
@@ -78,13 +86,13 @@ def convert_each(spec: SourceSpec, convert: Callable[[dict[str, Any], str], Reco
             yield item
             continue
         rid = key_of(item.get("id"), n) if isinstance(item, dict) else str(n)
+        yield convert_safely(_checked, convert, item, rid, spec.name, rid=f"{spec.name}/{rid}", where=where)
 
-        def checked(item: Any = item, rid: str = rid) -> Record:
-            record = convert(as_object(item, "item", f"{spec.name}/{rid}"), rid)
-            validate_record(record)  # here, so that a reject names the item's line
-            return record
 
-        yield convert_safely(checked, f"{spec.name}/{rid}", where)
+def _checked(convert: Callable[[dict[str, Any], str], Record], item: Any, rid: str, source: str) -> Record:
+    record = convert(as_item(item, f"{source}/{rid}"), rid)
+    validate_record(record)  # here, so that a reject names the item's line
+    return record
 
 
 @register_reader("llava")

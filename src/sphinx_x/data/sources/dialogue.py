@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec
+from sphinx_x.data.sources.values import SourceOptionError, as_object, text
 
 T = TypeVar("T")
 
@@ -34,8 +35,8 @@ def chunked(items: Sequence[T], size: int | None) -> list[list[T]]:
     """``items`` in consecutive chunks of at most ``size`` (one chunk when ``size`` is None)."""
     if size is None:
         return [list(items)] if items else []
-    if size < 1:
-        raise ValueError(f"options.max_turns must be a positive integer or null, got {size}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise SourceOptionError(f"options.max_turns must be a positive integer or null, got {size!r}")
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
@@ -51,15 +52,17 @@ def qa_records(spec: SourceSpec, image_key: str, image: str, turns: Sequence[tup
 
 def tasks_option(spec: SourceSpec, default: Sequence[str], allowed: Sequence[str]) -> list[str]:
     """``options.tasks`` of a reader that makes several kinds of records, checked against ``allowed``."""
-    tasks = list(spec.options.get("tasks", default))
-    if unknown := sorted(set(tasks) - set(allowed)):
-        raise ValueError(f"data.sources.{spec.name}.options.tasks: unknown {unknown}; allowed {tuple(allowed)}")
+    tasks = spec.options.get("tasks", default)
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks) if isinstance(tasks, (list, tuple)) else tasks
+    if not isinstance(tasks, list) or set(map(str, tasks)) - set(allowed):
+        raise SourceOptionError(f"data.sources.{spec.name}.options.tasks: unknown {tasks!r}; allowed {tuple(allowed)}")
     return tasks
 
 
 def required(item: Any, key: str, rid: str) -> Any:
-    """``item[key]``; absent -> ``missing_field``, blank or empty -> ``empty_field`` RecordError."""
-    value = item.get(key) if isinstance(item, dict) else None
+    """``item[key]``; absent -> ``missing_field``, blank or empty -> ``empty_field`` RecordError.
+    The caller checks the value's type (:func:`required_text`, :mod:`~sphinx_x.data.sources.values`)."""
+    value = as_object(item, "item", rid).get(key)
     if value is None:
         raise RecordError("missing_field", key, rid)
     if (isinstance(value, str) and not value.strip()) or (isinstance(value, (list, dict)) and not value):
@@ -67,11 +70,13 @@ def required(item: Any, key: str, rid: str) -> Any:
     return value
 
 
+def required_text(item: Any, key: str, rid: str, numbers: bool = False) -> str:
+    """The stripped string ``item[key]`` (with ``numbers``, a number's text too): absent ->
+    ``missing_field``, blank -> ``empty_field``, another type -> ``bad_type``."""
+    return text(as_object(item, "item", rid).get(key), key, rid, numbers=numbers)
+
+
 def answer_of(item: Any, key: str, rid: str) -> str:
-    """The stripped answer text ``item[key]``; absent -> ``missing_field``, blank -> ``empty_answer``."""
-    value = item.get(key) if isinstance(item, dict) else None
-    if value is None:
-        raise RecordError("missing_field", key, rid)
-    if not str(value).strip():
-        raise RecordError("empty_answer", key, rid)
-    return str(value).strip()
+    """The stripped answer ``item[key]``, a string or a number: absent -> ``missing_field``, blank ->
+    ``empty_answer``, another type (a list, an object, a boolean, NaN) -> ``bad_type``."""
+    return text(as_object(item, "item", rid).get(key), key, rid, numbers=True, reason="empty_answer")

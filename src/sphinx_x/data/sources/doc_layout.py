@@ -7,8 +7,6 @@ characters becomes several records about exclusive regions (see docs/ocr.md).
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +14,12 @@ from typing import Any
 from sphinx_x.data.boxes import Box, union_box
 from sphinx_x.data.ocr.labelled_boxes import labelled_box_records
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record, RecordError
-from sphinx_x.data.sources.base import SourceSpec, register_reader
+from sphinx_x.data.records import Record, RecordError, short_repr
+from sphinx_x.data.sources.base import SourceSpec, read_text_lines, register_reader
+from sphinx_x.data.sources.coco_json import CocoFile, image_file
 from sphinx_x.data.sources.image_size import image_size
 from sphinx_x.data.sources.ocr_records import box_limits, ordered_box_records, page_box
+from sphinx_x.data.sources.values import is_key, number
 
 DOCBANK_SPECIAL = ("##LTFigure##", "##LTLine##")
 
@@ -28,16 +28,16 @@ DOCBANK_SPECIAL = ("##LTFigure##", "##LTLine##")
 @register_reader("coco_layout")
 def read_coco_layout(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordError]:
     """COCO json (``images``, ``annotations`` with ``bbox`` = [x, y, w, h], ``categories``)."""
-    with open(spec.path) as f:
-        data = json.load(f)
-    names = {c["id"]: category_name(c["name"], spec.options) for c in data["categories"]}
-    by_image: dict[Any, list[dict]] = defaultdict(list)
-    for ann in data.get("annotations", []):
-        by_image[ann["image_id"]].append(ann)
-    for image in data["images"]:
-        rid = f"{spec.name}/{image['id']}"
+    coco = CocoFile.load(spec.path)
+    names = {}
+    for key, category in coco.categories.items():
+        if isinstance(category.get("name"), str) and category["name"].strip():
+            names[key] = category_name(category["name"], spec.options)
+    yield from coco.errors
+    for image_id, image in coco.images.items():
+        rid = f"{spec.name}/{image_id}"
         try:
-            yield from _coco_image(spec, prompts, rid, image, by_image.get(image["id"], []), names)
+            yield from _coco_image(spec, prompts, rid, image, coco.by_image.get(image_id, []), names)
         except RecordError as e:
             yield e
 
@@ -45,16 +45,20 @@ def read_coco_layout(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record |
 def _coco_image(spec: SourceSpec, prompts: PromptPool, rid: str, image: dict, anns: list[dict],
                 names: dict[Any, str]) -> list[Record]:
     if not anns:
-        raise RecordError("no_annotations", image.get("file_name", ""), rid)
-    path = spec.resolve_image(image["file_name"])
+        raise RecordError("no_annotations", str(image.get("file_name", ""))[:200], rid)
+    path = spec.resolve_image(image_file(image, rid))
     width, height = image_size(rid, file=path, declared=image)
     boxes, labels = [], []
     for ann in anns:
-        if ann["category_id"] not in names:
-            raise RecordError("unknown_category", str(ann["category_id"]), rid)
-        x, y, w, h = ann["bbox"]
+        category = ann.get("category_id")
+        if not is_key(category) or category not in names:
+            raise RecordError("unknown_category", short_repr(category), rid)
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise RecordError("bad_box", f"expected [x, y, w, h], got {short_repr(bbox)}", rid)
+        x, y, w, h = (number(c, "bbox", rid, reason="bad_box") for c in bbox)
         boxes.append(page_box(spec, (x, y, x + w, y + h), (width, height), rid))
-        labels.append(names[ann["category_id"]])
+        labels.append(names[category])
     return ordered_box_records(spec, prompts, rid, path, boxes, labels, "layout_blocks", {"image_size": [width, height]})
 
 
@@ -62,7 +66,7 @@ def category_name(name: str, options: dict[str, Any] | None) -> str:
     """``options.category_names[name]`` if given, else lower case with ``-``/``_`` as spaces
     ("Page-header" -> "page header")."""
     mapping = (options or {}).get("category_names") or {}
-    return mapping.get(name, name.replace("-", " ").replace("_", " ").lower())
+    return str(mapping.get(name, name.replace("-", " ").replace("_", " ").lower())).strip()
 
 
 # -------------------------------------------------------------------------------------- DocBank
@@ -106,16 +110,13 @@ Token = tuple[str, Box, str]  # (text, pixel box, label)
 
 def _docbank_tokens(spec: SourceSpec, txt: Path, width: int, height: int, rid: str) -> list[Token]:
     tokens = []
-    for n, line in enumerate(txt.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text_lines(txt, rid), 1):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) < 10:
             raise RecordError("malformed_line", f"{txt.name}:{n}: {len(fields)} fields, expected 10", rid)
-        try:
-            x0, y0, x1, y1 = (float(v) for v in fields[1:5])
-        except ValueError as e:
-            raise RecordError("malformed_line", f"{txt.name}:{n}: {e}", rid) from None
+        x0, y0, x1, y1 = (number(v, f"{txt.name}:{n}", rid, reason="malformed_line") for v in fields[1:5])
         if not fields[0].strip():
             continue
         box = (x0 * width / 1000, y0 * height / 1000, x1 * width / 1000, y1 * height / 1000)

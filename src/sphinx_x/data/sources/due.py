@@ -25,8 +25,17 @@ from typing import Any
 
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
-from sphinx_x.data.sources.base import SourceSpec, read_json_or_jsonl, register_reader
-from sphinx_x.data.sources.dialogue import ask, qa_records, required
+from sphinx_x.data.sources.base import SourceSpec, read_items, register_reader
+from sphinx_x.data.sources.dialogue import ask, qa_records, required_text
+from sphinx_x.data.sources.values import (
+    SourceOptionError,
+    as_item,
+    as_list,
+    convert_safely,
+    is_key,
+    key_of,
+    text,
+)
 
 STYLES = ("qa", "kie", "fact")
 FACT_ANSWERS = {"1": "Yes", "true": "Yes", "entailed": "Yes", "yes": "Yes",
@@ -38,31 +47,39 @@ def read_due(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | RecordE
     """DUE ``document.jsonl`` (see the module docstring); one dialogue per document."""
     style = spec.options.get("style", "qa")
     if style not in STYLES:
-        raise ValueError(f"data.sources.{spec.name}.options.style must be one of {STYLES}, got {style!r}")
+        raise SourceOptionError(f"data.sources.{spec.name}.options.style must be one of {STYLES}, got {style!r}")
     pattern = spec.options.get("image_pattern", "{name}.png")
-    for n, document in enumerate(read_json_or_jsonl(spec.path)):
+    for n, (where, document) in enumerate(read_items(spec.path)):
         if isinstance(document, RecordError):
             yield document
             continue
-        name = str(document.get("name") or "").removesuffix(".pdf")
+        name = document.get("name") if isinstance(document, dict) else None
+        name = str(name).removesuffix(".pdf") if is_key(name) else ""
         rid = f"{spec.name}/{name or n}"
-        if not name:
-            yield RecordError("missing_field", "name", rid)
+        try:
+            annotations = as_list(as_item(document, rid).get("annotations", []), "annotations", rid)
+            if not name:
+                raise RecordError("missing_field", "name", rid)
+        except RecordError as error:
+            error.where = where
+            yield error
             continue
         turns = []
-        for k, annotation in enumerate(document.get("annotations") or []):
-            qrid = f"{rid}/{annotation.get('id', k)}"
-            try:
-                turns.append(_turn(annotation, style, spec.task, prompts, qrid))
-            except RecordError as error:
-                yield error
+        for k, annotation in enumerate(annotations):
+            qrid = f"{rid}/{key_of(annotation.get('id'), k) if isinstance(annotation, dict) else k}"
+            turn = convert_safely(_turn, annotation, style, spec.task, prompts, qrid, rid=qrid, where=where)
+            if isinstance(turn, RecordError):
+                yield turn
+            else:
+                turns.append(turn)
         yield from qa_records(spec, name, spec.resolve_image(pattern.format(name=name)), turns)
 
 
-def _turn(annotation: dict[str, Any], style: str, task: str, prompts: PromptPool, rid: str) -> tuple[str, str]:
-    key = str(required(annotation, "key", rid)).strip()
-    values = [str(v.get("value", "")).strip() for v in annotation.get("values") or [] if isinstance(v, dict)]
-    values = [v for v in values if v]
+def _turn(annotation: Any, style: str, task: str, prompts: PromptPool, rid: str) -> tuple[str, str]:
+    key = required_text(annotation, "key", rid)
+    values = [v.get("value") for v in as_list(annotation.get("values") or [], "values", rid) if isinstance(v, dict)]
+    values = [text(v, "value", rid, numbers=True) for v in values
+              if v is not None and not (isinstance(v, str) and not v.strip())]
     if not values:
         raise RecordError("empty_answer", f"no value for {key!r}", rid)
     if style == "qa":

@@ -25,10 +25,11 @@ from sphinx_x.data.boxes import Box
 from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RecordError
-from sphinx_x.data.sources.base import SourceSpec, register_reader
+from sphinx_x.data.sources.base import SourceSpec, read_text_lines, register_reader
 from sphinx_x.data.sources.checked_boxes import checked_box
 from sphinx_x.data.sources.dialogue import named, tasks_option
 from sphinx_x.data.sources.grounding import GROUNDING_TASKS, Referent, referent_records
+from sphinx_x.data.sources.values import number
 
 PHRASE = re.compile(r"\[/EN#(\d+)(?:/[^\s\]]+)*\s+([^\]]*)\]")
 FLICKR_TASKS = ("grounded_caption", *GROUNDING_TASKS)
@@ -38,9 +39,12 @@ def parse_boxes(xml_path: Path, rid: str) -> tuple[tuple[float, float], dict[str
     """((width, height), {entity id: [pixel boxes]}) from one Annotations XML file."""
     try:
         root = ET.parse(xml_path).getroot()
-        size = (float(root.findtext("size/width", "")), float(root.findtext("size/height", "")))
-    except (ET.ParseError, ValueError) as e:
+    except ET.ParseError as e:
         raise RecordError("unreadable_annotation", f"{xml_path.name}: {e}", rid) from e
+    size = tuple(number(root.findtext(f"size/{k}"), f"{xml_path.name} size/{k}", rid, reason="bad_image_size")
+                 for k in ("width", "height"))
+    if not size[0] > 0 or not size[1] > 0:
+        raise RecordError("bad_image_size", f"{xml_path.name}: {size[0]}x{size[1]}", rid)
     boxes: dict[str, list[Box]] = {}
     for obj in root.iter("object"):
         bndbox = obj.find("bndbox")
@@ -59,13 +63,13 @@ def read_flickr30k_entities(spec: SourceSpec, prompts: PromptPool) -> Iterator[R
     tasks = tasks_option(spec, ("grounded_caption", "rec"), FLICKR_TASKS)
     root = Path(spec.path)
     split_file = root / f"{spec.options.get('split', 'train')}.txt"
-    for image_id in split_file.read_text().split():
+    for image_id in " ".join(read_text_lines(split_file)).split():
         rid = f"{spec.name}/{image_id}"
         try:
             _, boxes = parse_boxes(root / "Annotations" / f"{image_id}.xml", rid)
-            sentences = (root / "Sentences" / f"{image_id}.txt").read_text().splitlines()
-        except OSError as e:
-            yield RecordError("missing_file", str(e), rid)
+            sentences = read_text_lines(root / "Sentences" / f"{image_id}.txt", rid)
+        except (OSError, ValueError) as e:  # ValueError: a path with a NUL byte
+            yield RecordError("missing_file", str(e)[:300], rid, where=f"{split_file.name}:{image_id[:80]}")
             continue
         except RecordError as error:
             yield error

@@ -20,16 +20,18 @@ import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sphinx_x.data.boxes import Box
 from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record, RecordError
-from sphinx_x.data.sources.base import SourceSpec, register_reader
+from sphinx_x.data.records import Record, RecordError, short_repr
+from sphinx_x.data.sources.base import SourceSpec, json_list, register_reader
 from sphinx_x.data.sources.checked_boxes import box_from_xywh
 from sphinx_x.data.sources.coco_json import CocoFile, image_file
 from sphinx_x.data.sources.dialogue import chunked, tasks_option
 from sphinx_x.data.sources.image_size import image_size
+from sphinx_x.data.sources.values import as_list, as_object, convert_safely, is_key, key_of, text
 
 GROUNDING_TASKS = ("rec", "region_caption")
 
@@ -50,13 +52,13 @@ def referent_records(spec: SourceSpec, prompts: PromptPool, image_key: str, imag
     chunks = [chunk for turns in chosen for chunk in chunked(turns, spec.options.get("max_turns"))]
     for n, chunk in enumerate(chunks):
         dialogue = ImageDialogue(f"{spec.name}/{image_key}/{task}/{n}")
-        for i, (boxes, text) in enumerate(chunk):
+        for i, (boxes, description) in enumerate(chunk):
             where = ", ".join(dialogue.box(box) for box in boxes)
             key = f"{spec.name}/{image_key}/{task}/{n}:{i}"
             if task in ("rec", "relation"):
-                dialogue.add(prompts.pick(task, key, description=text.rstrip(" .")), where)
+                dialogue.add(prompts.pick(task, key, description=description.rstrip(" .")), where)
             else:
-                dialogue.add(prompts.pick("region_caption", key, box=where), text)
+                dialogue.add(prompts.pick("region_caption", key, box=where), description)
         yield dialogue.record(spec.name, task, image)
 
 
@@ -73,15 +75,17 @@ def read_refcoco(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
     """
     tasks = tasks_option(spec, GROUNDING_TASKS, GROUNDING_TASKS)
     root = Path(spec.path)
-    with (root / f"refs({spec.options.get('split_by', 'unc')}).p").open("rb") as f:
-        refs = pickle.load(f, encoding="utf-8")
+    refs_file = root / f"refs({spec.options.get('split_by', 'unc')}).p"
+    refs = _load_refs(refs_file)
     coco = CocoFile.load(root / "instances.json")
-    annotations = {a.get("id"): a for a in coco.annotations}
+    annotations = {a.get("id"): a for a in coco.annotations if is_key(a.get("id"))}
     splits = set(spec.options.get("splits", ["train"]))
-    by_image: dict[object, list[dict]] = {}
-    for ref in refs:
-        if ref.get("split") in splits:
-            by_image.setdefault(ref.get("image_id"), []).append(ref)
+    by_image: dict[object, list[tuple[int, dict]]] = {}
+    for n, ref in enumerate(refs):
+        if not isinstance(ref, dict) or not is_key(ref.get("image_id")):
+            yield RecordError("malformed_item", "a ref must be an object with an image_id", where=f"{refs_file.name}:{n}")
+        elif ref.get("split") in splits:
+            by_image.setdefault(ref["image_id"], []).append((n, ref))
     for image_id, image_refs in by_image.items():
         rid = f"{spec.name}/{image_id}"
         image = coco.images.get(image_id)
@@ -93,20 +97,42 @@ def read_refcoco(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Rec
             yield error
             continue
         referents = []
-        for ref in image_refs:
-            ref_id = f"{rid}/ref{ref.get('ref_id')}"
-            try:
-                annotation = annotations.get(ref.get("ann_id"))
-                if annotation is None:
-                    raise RecordError("unknown_annotation", f"ann_id {ref.get('ann_id')!r}", ref_id)
-                box = box_from_xywh(annotation.get("bbox"), size, ref_id)
-                sentences = [str(s.get("sent", s.get("raw")) or "").strip() for s in ref.get("sentences", [])]
-                sentences = [s for s in sentences if s.strip(" .")]
-                if not sentences:
-                    raise RecordError("no_description", "ref has no sentence", ref_id)
-            except RecordError as error:
-                yield error
-                continue
-            referents.append(Referent([box], sentences))
+        for n, ref in image_refs:
+            ref_id = f"{rid}/ref{key_of(ref.get('ref_id'), n)}"
+            referent = convert_safely(_referent, ref, annotations, size, ref_id, rid=ref_id,
+                                      where=f"{refs_file.name}:{n}")
+            if isinstance(referent, RecordError):
+                yield referent
+            else:
+                referents.append(referent)
         for task in tasks:
             yield from referent_records(spec, prompts, str(image_id), path, referents, task)
+
+
+def _load_refs(path: Path) -> list[Any]:
+    """The refer API's pickled list of refs (a file that is not one is a RecordError naming it)."""
+    try:
+        with path.open("rb") as f:
+            refs = pickle.load(f, encoding="utf-8")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as e:
+        raise RecordError("malformed_file", f"{path}: not a pickled list of refs ({type(e).__name__})",
+                          where=f"{path.name}:0") from None
+    return json_list(refs, None, path)
+
+
+def _referent(ref: dict[str, Any], annotations: dict[Any, dict[str, Any]], size: tuple[float, float],
+              rid: str) -> Referent:
+    ann_id = ref.get("ann_id")
+    annotation = annotations.get(ann_id) if is_key(ann_id) else None
+    if annotation is None:
+        raise RecordError("unknown_annotation", f"ann_id {short_repr(ann_id)}", rid)
+    box = box_from_xywh(annotation.get("bbox"), size, rid)
+    sentences = []
+    for s in as_list(ref.get("sentences", []), "sentences", rid):
+        s = as_object(s, "sentence", rid)
+        sentence = s.get("sent") if s.get("sent") is not None else s.get("raw")
+        if sentence is not None and not (isinstance(sentence, str) and not sentence.strip(" .")):
+            sentences.append(text(sentence, "sentence", rid))
+    if not sentences:
+        raise RecordError("no_description", "ref has no sentence", rid)
+    return Referent([box], sentences)

@@ -19,6 +19,13 @@ from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.ocr_pages import read_ocr_pages
 
+
+def _meta(record: Record, key: str) -> str | None:
+    """``record["meta"][key]`` when it is a string (a malformed record is then left to validation)."""
+    meta = record.get("meta")
+    value = meta.get(key) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
 QUESTION_TYPES = ("judgement", "choice", "short", "long")
 
 
@@ -30,8 +37,8 @@ def read_instruct_shards(spec: SourceSpec, prompts: PromptPool) -> Iterator[Reco
     for item in read_ocr_pages(pages, prompts):
         if isinstance(item, RecordError):
             yield item
-        elif (types is None or item["meta"]["question_type"] in types) and (
-                domains is None or item["meta"]["domain"] in domains):
+        elif (types is None or _meta(item, "question_type") in types) and (
+                domains is None or _meta(item, "domain") in domains):
             yield item
 
 

@@ -7,23 +7,25 @@ from the given choices directly."); the answer is the letter.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sphinx_x.data.prompts import OPTIONS_HEADER, PromptPool
-from sphinx_x.data.records import Record, RecordError
-from sphinx_x.data.sources.base import SourceSpec, register_reader
-from sphinx_x.data.sources.dialogue import ask, qa_records, required
+from sphinx_x.data.records import Record, RecordError, short_repr
+from sphinx_x.data.sources.base import SourceSpec, load_json, register_reader
+from sphinx_x.data.sources.dialogue import ask, qa_records, required, required_text
+from sphinx_x.data.sources.values import as_list, as_object, is_key, key_of, text
 
 LETTERS = "ABCDEFGH"
 
 
-def with_options(question: str, options: Sequence[Any], rid: str) -> str:
-    if not 2 <= len(options) <= len(LETTERS) or not all(str(o).strip() for o in options):
-        raise RecordError("bad_options", f"{len(options)} options, or an empty one", rid)
-    lines = [question.strip(), OPTIONS_HEADER, *(f"{LETTERS[i]}. {str(o).strip()}" for i, o in enumerate(options))]
+def with_options(question: str, options: Any, rid: str) -> str:
+    """The question, the options header and one lettered line per option (strings or numbers)."""
+    if not isinstance(options, list) or not 2 <= len(options) <= len(LETTERS):
+        raise RecordError("bad_options", f"expected 2 to {len(LETTERS)} options, got {short_repr(options)}", rid)
+    options = [text(o, f"option {i}", rid, numbers=True, reason="bad_options") for i, o in enumerate(options)]
+    lines = [question.strip(), OPTIONS_HEADER, *(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))]
     return "\n".join(lines)
 
 
@@ -42,28 +44,33 @@ def read_ai2d(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | Record
             continue
         rid = f"{spec.name}/{image_name}"
         try:
-            entry = json.loads(file.read_text())
-        except json.JSONDecodeError as e:
-            yield RecordError("malformed_json", str(e), rid)
+            entry = load_json(file)
+        except RecordError as error:
+            error.record_id = rid
+            yield error
             continue
         questions = entry.get("questions") if isinstance(entry, dict) else None
         if not isinstance(questions, dict) or not questions:
             yield RecordError("missing_field", "questions", rid)
             continue
         turns = []
-        for question, item in questions.items():
-            qrid = f"{rid}/{item.get('questionId', question) if isinstance(item, dict) else question}"
+        for k, (question, item) in enumerate(questions.items()):
+            qrid = f"{rid}/{key_of(item.get('questionId'), question) if isinstance(item, dict) else question}"
             try:
                 options = required(item, "answerTexts", qrid)
                 correct = item.get("correctAnswer")
-                if not isinstance(correct, int) or not 0 <= correct < len(options):
-                    raise RecordError("bad_answer", f"correctAnswer {correct!r}", qrid)
-                text = ask(with_options(question, options, qrid), prompts.pick(spec.task, qrid))
+                options = as_list(options, "answerTexts", qrid)
+                if not isinstance(correct, int) or isinstance(correct, bool) or not 0 <= correct < len(options):
+                    raise RecordError("bad_answer", f"correctAnswer {short_repr(correct)}", qrid)
+                question_text = ask(with_options(text(question, "question", qrid), options, qrid),
+                                    prompts.pick(spec.task, qrid))
             except RecordError as error:
+                error.where = f"{file.name}:{k}"  # the k-th question of the image's file
                 yield error
                 continue
-            turns.append((text, LETTERS[correct]))
-        image = str(image_root / str(entry.get("imageName") or image_name))
+            turns.append((question_text, LETTERS[correct]))
+        name = entry.get("imageName")
+        image = str(image_root / (name if is_key(name) and isinstance(name, str) else image_name))
         yield from qa_records(spec, image_name, image, turns)
 
 
@@ -75,17 +82,18 @@ def read_geometry3k(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
     for folder in sorted(folders, key=lambda p: (len(p.name), p.name)):
         rid = f"{spec.name}/{folder.name}"
         try:
-            item = json.loads((folder / "data.json").read_text())
-            choices = required(item, "choices", rid)
-            answer = str(required(item, "answer", rid)).strip().upper()
+            item = as_object(load_json(folder / "data.json"), "data.json", rid)
+            choices = as_list(required(item, "choices", rid), "choices", rid)
+            answer = required_text(item, "answer", rid).upper()
             if answer not in LETTERS[: len(choices)]:
-                raise RecordError("bad_answer", f"answer {answer!r} for {len(choices)} choices", rid)
-            text = ask(with_options(str(required(item, "problem_text", rid)), choices, rid),
-                       prompts.pick(spec.task, rid))
-        except (OSError, json.JSONDecodeError) as e:
-            yield RecordError("unreadable_item", str(e), rid)
+                raise RecordError("bad_answer", f"answer {short_repr(answer)} for {len(choices)} choices", rid)
+            question = ask(with_options(required_text(item, "problem_text", rid), choices, rid),
+                           prompts.pick(spec.task, rid))
+        except OSError as e:
+            yield RecordError("unreadable_item", str(e), rid, where=f"{folder.name}/data.json:0")
             continue
         except RecordError as error:
+            error.where = error.where or f"{folder.name}/data.json:0"
             yield error
             continue
-        yield from qa_records(spec, folder.name, str(folder / "img_diagram.png"), [(text, answer)])
+        yield from qa_records(spec, folder.name, str(folder / "img_diagram.png"), [(question, answer)])

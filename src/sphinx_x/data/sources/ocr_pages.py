@@ -42,7 +42,7 @@ def read_ocr_pages(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | R
             continue
         end = ends[shard.name] if ends is not None else None
         for record in _read_shard(shard, end, cache / shard.stem):
-            if isinstance(record, RecordError) or tasks is None or record["task"] in tasks:
+            if isinstance(record, RecordError) or tasks is None or record.get("task") in tasks:
                 yield record if isinstance(record, RecordError) else _adapt(record, spec.name, pool)
 
 
@@ -56,10 +56,12 @@ def _read_shard(shard: Path, end: int | None, cache: Path) -> Iterator[Record | 
         with tarfile.open(shard, "r:") as tar:
             for member in committed_members(tar, end):
                 name = member.name
+                if not _plain_name(name) or not member.isfile():
+                    continue  # only the engine's flat <key>.png / <key>.json members (never ../ paths)
                 if name.endswith(".png") and extract:
                     _write_once(cache / name, tar.extractfile(member).read())
                 elif name.endswith(".json"):
-                    yield from _records(tar.extractfile(member).read(), f"{shard.name}:{name}", cache)
+                    yield from _records(tar.extractfile(member).read(), f"{shard.name}/{name}", cache)
     except tarfile.TarError as e:
         yield RecordError("corrupt_shard", f"{shard.name}: {e}", shard.name)
         return
@@ -67,16 +69,29 @@ def _read_shard(shard: Path, end: int | None, cache: Path) -> Iterator[Record | 
         marker.write_text(str(size))
 
 
-def _records(raw: bytes, where: str, cache: Path) -> Iterator[Record | RecordError]:
+def _records(raw: bytes, member: str, cache: Path) -> Iterator[Record | RecordError]:
     try:
         doc = json.loads(raw)
         records = doc["records"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        yield RecordError("malformed_json", f"{where}: {e}", where)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError) as e:
+        yield RecordError("malformed_json", f"{member}: {type(e).__name__}: {str(e)[:200]}", where=f"{member}:0")
         return
-    for record in records:
-        record["images"] = [str(cache / image) for image in record.get("images", [])]
+    if not isinstance(records, list):
+        yield RecordError("malformed_json", f"{member}: 'records' must be a list", where=f"{member}:0")
+        return
+    for k, record in enumerate(records):
+        images = record.get("images", []) if isinstance(record, dict) else None
+        if not isinstance(images, list) or not all(isinstance(i, str) and _plain_name(i) for i in images):
+            yield RecordError("malformed_item", f"{member}[{k}]: a record object with image file names",
+                              where=f"{member}:{k}")
+            continue
+        record["images"] = [str(cache / image) for image in images]
         yield record
+
+
+def _plain_name(name: str) -> bool:
+    """A file name without folders (a shard's members and images never leave the cache folder)."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
 def _adapt(record: Record, source: str, pool: PromptPool | None) -> Record:

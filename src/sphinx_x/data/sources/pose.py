@@ -17,12 +17,13 @@ from typing import Any
 
 from sphinx_x.data.image_dialogue import ImageDialogue
 from sphinx_x.data.prompts import PromptPool
-from sphinx_x.data.records import Record, RecordError
+from sphinx_x.data.records import Record, RecordError, short_repr
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.checked_boxes import box_from_xywh
 from sphinx_x.data.sources.coco_json import CocoFile, image_file
 from sphinx_x.data.sources.dialogue import chunked, required
 from sphinx_x.data.sources.image_size import image_size
+from sphinx_x.data.sources.values import as_list, is_key, key_of, number
 
 
 @register_reader("coco_keypoints")
@@ -43,7 +44,7 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
             continue
         image, annotations = entry
         rid = f"{spec.name}/{image['id']}"
-        try:
+        try:  # any value that is not what the layout says is a RecordError for the whole image
             size = image_size(rid, declared=image)
             path = spec.resolve_image(image_file(image, rid))
             persons = []
@@ -53,7 +54,7 @@ def read_coco_keypoints(spec: SourceSpec, prompts: PromptPool) -> Iterator[Recor
                 points = _keypoints(coco, annotation, min_visibility, rid)
                 if len(points) >= min_keypoints:
                     box = box_from_xywh(required(annotation, "bbox", rid), size, rid)
-                    persons.append((annotation.get("id"), box, points))
+                    persons.append((key_of(annotation.get("id"), len(persons)), box, points))
         except RecordError as error:
             yield error
             continue
@@ -72,15 +73,19 @@ def _keypoints(coco: CocoFile, annotation: dict[str, Any], min_visibility: int, 
                ) -> list[tuple[str, list[float]]]:
     """(name, [x, y]) of the keypoints whose visibility is at least ``min_visibility`` (and > 0)."""
     flat = annotation.get("keypoints") or []
-    category = coco.categories.get(annotation.get("category_id"), {})
-    names = [str(n).replace("_", " ") for n in category.get("keypoints", [])]
-    if not names:
-        raise RecordError("unknown_category", f"category {annotation.get('category_id')!r} names no keypoints", rid)
+    category_id = annotation.get("category_id")
+    category = coco.categories.get(category_id, {}) if is_key(category_id) else {}
+    names = category.get("keypoints")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise RecordError("unknown_category", f"category {short_repr(category_id)} names no keypoints", rid)
+    names = [n.replace("_", " ") for n in names]
+    flat = as_list(flat, "keypoints", rid)
     if flat and len(flat) != 3 * len(names):
         raise RecordError("bad_keypoints", f"{len(flat)} numbers for {len(names)} keypoints", rid)
     points = []
     for k, name in enumerate(names if flat else []):
-        x, y, v = flat[3 * k: 3 * k + 3]
+        x, y, v = (number(c, f"keypoints[{3 * k + i}]", rid, reason="bad_keypoints")
+                   for i, c in enumerate(flat[3 * k: 3 * k + 3]))
         if v > 0 and v >= min_visibility:
-            points.append((name, [float(x), float(y)]))
+            points.append((name, [x, y]))
     return points

@@ -19,6 +19,13 @@ from sphinx_x.data.records import Record, RecordError
 from sphinx_x.data.sources.base import SourceSpec, register_reader
 from sphinx_x.data.sources.ocr_pages import read_ocr_pages
 
+
+def _meta(record: Record, key: str) -> str | None:
+    """``record["meta"][key]`` when it is a string (a malformed record is then left to validation)."""
+    meta = record.get("meta")
+    value = meta.get(key) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
 SOM_TASKS = ("som_marks", "som_annotated", "multipanel", "multipanel_annotated")
 SOM_DOMAINS = ("natural", "screen", "text", "document", "multipanel")
 
@@ -31,7 +38,7 @@ def read_som_shards(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | 
     for item in read_ocr_pages(pages, prompts):
         if isinstance(item, RecordError):
             yield item
-        elif (tasks is None or item["task"] in tasks) and (domains is None or item["meta"]["domain"] in domains):
+        elif (tasks is None or item.get("task") in tasks) and (domains is None or _meta(item, "domain") in domains):
             yield item
 
 

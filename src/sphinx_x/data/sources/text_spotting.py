@@ -10,6 +10,7 @@ kept in ``meta.polygons`` (flat ``[x1, y1, x2, y2, ...]``, aligned with the answ
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -126,6 +127,8 @@ def _records(spec: SourceSpec, prompts: PromptPool, rid: str, image: str, items:
     for _, poly in items:
         if len(poly) < 6 or len(poly) % 2:
             raise RecordError("bad_polygon", f"{len(poly)} coordinates", rid)
+        if not all(math.isfinite(v) for v in poly):
+            raise RecordError("bad_polygon", "a coordinate is not a finite number (NaN or infinity)", rid)
     care = [(text, poly) for text, poly in items if text is not None]
     if not care:
         raise RecordError("no_text", "no legible text region", rid)

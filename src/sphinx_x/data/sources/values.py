@@ -28,6 +28,13 @@ def as_object(value: Any, what: str, rid: str | None) -> dict[str, Any]:
     raise _error(value, what, "an object", rid)
 
 
+def as_item(value: Any, rid: str | None) -> dict[str, Any]:
+    """One item of a dataset (a list entry or a line) when it is an object; else ``malformed_item``."""
+    if isinstance(value, dict):
+        return value
+    raise RecordError("malformed_item", f"expected an object, got {json_kind(value)} {short_repr(value)}", rid)
+
+
 def as_list(value: Any, what: str, rid: str | None, empty: bool = True) -> list[Any]:
     """``value`` when it is a JSON list (non-empty unless ``empty``)."""
     if not isinstance(value, list):
@@ -48,6 +55,8 @@ def text(value: Any, what: str, rid: str | None, numbers: bool = False, reason: 
         raise _error(value, what, "a string" + (" or a number" if numbers else ""), rid)
     if not value.strip():
         raise RecordError(reason, what, rid)
+    if not _is_unicode(value):
+        raise RecordError("bad_text", f"{what}: not valid Unicode (a lone surrogate)", rid)
     return value.strip()
 
 
@@ -81,20 +90,32 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def is_key(value: Any) -> bool:
+    """An id usable as a key and in a record id: an integer, or a short one-line string."""
+    if isinstance(value, str):
+        return bool(value.strip()) and len(value) <= 200 and "\n" not in value and _is_unicode(value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def key_of(value: Any, fallback: Any) -> str:
-    """An item's id as it may appear in a record id: a string or integer id, else ``fallback``."""
-    if isinstance(value, str) and value.strip() and len(value) <= 200 and "\n" not in value:
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return str(fallback)
+    """An item's id as it may appear in a record id: :func:`is_key` ids, else ``fallback``."""
+    return str(value).strip() if is_key(value) else str(fallback)
 
 
-def convert_safely(convert: Callable[[], T], rid: str | None, where: str | None = None) -> T | RecordError:
-    """``convert()``, or the RecordError it raised (located at ``where``); a type or lookup error that
-    no explicit check caught becomes an ``unexpected_value`` reject. Option errors are raised."""
+def _is_unicode(value: str) -> bool:
     try:
-        return convert()
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def convert_safely(convert: Callable[..., T], *args: Any, rid: str | None, where: str | None = None
+                   ) -> T | RecordError:
+    """``convert(*args)``, or the RecordError it raised (located at ``where``); a type or lookup error
+    that no explicit check caught becomes an ``unexpected_value`` reject. Option errors are raised."""
+    try:
+        return convert(*args)
     except SourceOptionError:
         raise
     except RecordError as error:
