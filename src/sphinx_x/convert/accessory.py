@@ -260,6 +260,7 @@ def convert_accessory(src: str | Path, out: str | Path, type_name: str | None = 
     model_cfg["init_from"] = None
 
     ckpt = Checkpoint(merged, rtype.name)
+    del merged, embed  # the Checkpoint owns the tensors now: each is freed once mapped
     heads = int(args["n_heads"])
     state = map_llm(ckpt, int(args["n_layers"]), heads, int(args["n_kv_heads"] or heads), experts)
     state.update(map_visual_heads(ckpt, rtype.query_experts))

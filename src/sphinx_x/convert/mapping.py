@@ -29,7 +29,7 @@ class Checkpoint:
     """The merged authors' state dict; mapping functions take tensors out of it by name."""
 
     def __init__(self, state: dict[str, torch.Tensor], type_name: str):
-        self.state = dict(state)
+        self.state = state  # taken over: tensors leave it as they are mapped
         self.type_name = type_name
         self.ignored: dict[str, str] = {}  # name -> why the authors' forward never reads it
 
