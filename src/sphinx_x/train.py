@@ -27,7 +27,9 @@ warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*"
 
 
 def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
-    """Fit the model described by ``cfg``; returns the final logged metrics and the run's paths."""
+    """Fit the model described by ``cfg``; returns the final logged metrics, the run's paths and the
+    rejected records per source (rejected when read, plus rejected training draws over all ranks: the
+    same count as the rejects file, the ``train/rejected`` metric and the checkpoint)."""
     validate_config(cfg)
     check_fits(cfg)  # on GPUs: the memory plan must fit before anything is allocated
     L.seed_everything(cfg.seed, workers=True)
@@ -44,7 +46,8 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
     return {"metrics": metrics, "output_dir": output_dir, "checkpoint": str(last) if last.exists() else None,
-            "global_step": trainer.global_step, "rejected": datamodule.rejects.per_source()}
+            "global_step": trainer.global_step, "rejected": datamodule.rejects.per_source(),
+            "rejected_total": datamodule.rejects.total()}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="train")

@@ -112,3 +112,65 @@ def test_left_padding_keeps_slots_aligned(demo_tokenizer):
     batch = Collator(0, ["s"], padding_side="left", pad_to_multiple_of=1)([short, long])
     assert batch.attention_mask[0, -1] == 1 and batch.attention_mask[0, 0] == 0
     assert torch.equal(batch.input_ids[0, -short.input_ids.numel():], short.input_ids)
+
+
+def _cut_by_retokenising(tok: ConversationTokenizer, messages, keeps):
+    """The reference: drop trailing turns one by one, tokenising what is left each time."""
+    for n in range(len(messages) // 2, 0, -1):
+        kept = messages[: 2 * n]
+        n_images = sum(m["content"].count("<image>") for m in kept)
+        sample = tok.encode(kept, keeps[:n_images])
+        if sample.input_ids.numel() <= tok.max_length:
+            return sample, n
+    return None, 0
+
+
+def test_cutting_by_offsets_equals_retokenising_the_kept_turns(demo_tokenizer):
+    import random
+
+    rng = random.Random(0)
+    words = ["cat", "dog", "é", "漢字", "  ", "\n", "###", "Human:", "0.5", "[0.1, 0.2]", "Assistant", "!", "<p>x</p>"]
+    checked = 0
+    for _ in range(150):
+        texts, keeps = [], []
+        for _ in range(rng.randint(1, 6)):
+            question = " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))
+            if rng.random() < 0.4:
+                question = "<image>\n" + question
+                keeps.append([rng.random() < 0.7 for _ in range(5)])
+            texts += [question, " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))]
+        messages = conversation(*texts)
+        tok = ConversationTokenizer(demo_tokenizer, SphinxTemplate(), rng.randint(40, 250), LAYOUT)
+        expected, turns = _cut_by_retokenising(tok, messages, keeps)
+        if expected is None:
+            with pytest.raises(RecordError, match="too_long"):
+                tok(messages, keeps)
+            continue
+        got = tok(messages, keeps)
+        assert (got.num_turns, got.num_images) == (turns, expected.num_images)
+        for name in ("input_ids", "labels", "slot_kind"):
+            assert torch.equal(getattr(got, name), getattr(expected, name)), name
+        checked += 1
+    assert checked > 50
+
+
+def test_an_800_turn_conversation_is_tokenised_once(demo_tokenizer):
+    calls = []
+
+    class Counting:
+        """The demo tokenizer, counting the characters it is asked to tokenise."""
+
+        def __getattr__(self, name):
+            return getattr(demo_tokenizer, name)
+
+        def __call__(self, text, **kwargs):
+            calls.append(len(text))
+            return demo_tokenizer(text, **kwargs)
+
+    texts = [t for i in range(800) for t in (f"Question {i}: what is {i} plus {i}?", f"It is {2 * i}.")]
+    messages = conversation("<image>\n" + texts[0], *texts[1:])
+    tok = ConversationTokenizer(Counting(), SphinxTemplate(), 384, LAYOUT)
+    sample = tok(messages, [[True] * 5])
+    full = len(SphinxTemplate().render(messages)[0])
+    assert 0 < sample.num_turns < 800 and sample.input_ids.numel() <= 384
+    assert sum(calls) <= full + 100  # each character once (the text around the one image), not once per dropped turn

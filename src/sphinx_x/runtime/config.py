@@ -12,6 +12,7 @@ from sphinx_x.data.datamodule import source_specs
 from sphinx_x.data.mixture import mixture_weights
 from sphinx_x.data.templates import TEMPLATES
 from sphinx_x.data.tiling import VisualLayout
+from sphinx_x.runtime.config_types import type_errors
 
 # Room a sample needs beside its image: template, system line, a short question and answer.
 MIN_TURN_TOKENS = 64
@@ -44,14 +45,20 @@ def _choice(value: object, field: str, allowed: tuple) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Check every field that would otherwise fail hours into a run.
 
-    The structured parts (visual layout, source specs, mixture weights) are validated by building
+    First every field's type (:data:`~sphinx_x.runtime.config_types.FIELDS`; all wrong ones named in one
+    error), then the values. The structured parts (visual layout, source specs, mixture weights) are validated by building
     them, so each rule lives in one place; their errors become one :class:`ConfigError`.
     """
+    errors = type_errors(cfg)
+    if errors:
+        raise ConfigError("; ".join(errors))
     data, model, optim, trainer = cfg.data, cfg.model, cfg.optim, cfg.trainer
     _check(int(data.micro_batch_size) >= 1, "data.micro_batch_size", "must be >= 1")
     _check(data.num_samples is None or int(data.num_samples) >= 1, "data.num_samples",
            "must be >= 1, or null for one pass over the mixture at its sources' sizes")
     _check(int(data.num_workers) >= 0, "data.num_workers", "must be >= 0")
+    _check(data.max_image_pixels is None or int(data.max_image_pixels) >= 1, "data.max_image_pixels",
+           "must be >= 1, or null for no limit")
     _check(0 <= float(data.val_fraction) < 1, "data.val_fraction", "must be in [0, 1)")
     _choice(data.template, "data.template", TEMPLATES)
     _check(model.llm.name_or_path is not None or model.llm.config is not None, "model.llm",
