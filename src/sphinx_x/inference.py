@@ -28,6 +28,7 @@ from sphinx_x.model.init_from import load_init_weights
 from sphinx_x.model.llm import prune_experts, set_active_experts
 from sphinx_x.model.sphinx import SphinxX
 from sphinx_x.runtime.config import checked_build
+from sphinx_x.safe_loading import check_remote_code, load_checkpoint
 
 DESCRIBE_FIRST_PROMPT = "Describe the image in detail."
 
@@ -77,13 +78,15 @@ class SphinxInference:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_run(cls, path: str | Path, device: str = "cpu", model_config: dict[str, Any] | None = None,
-                 active_experts: int | None = None, keep_experts: int | list[int] | None = None
-                 ) -> SphinxInference:
+                 active_experts: int | None = None, keep_experts: int | list[int] | None = None,
+                 trust_remote_code: bool | None = None) -> SphinxInference:
         """From a training run folder, a checkpoint inside one, or an exported folder.
 
         ``model_config`` replaces the saved model config; the weights must still fit it. For a MoE
         LLM, ``keep_experts`` prunes the loaded experts and ``active_experts`` sets how many route
-        each token (both are written into the config an export saves).
+        each token (both are written into the config an export saves). Nothing saved runs code:
+        checkpoints load with ``weights_only=True``, a saved config's ``trust_remote_code`` needs
+        ``trust_remote_code`` here too (see :mod:`sphinx_x.safe_loading`).
         """
         path = Path(path)
         if (path / "sphinx_config.json").exists():
@@ -93,11 +96,13 @@ class SphinxInference:
         else:
             ckpt = path if path.is_file() else _latest_checkpoint(path)
             processor_dir = ckpt.parent.parent / "processor"
-            checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
+            checkpoint = load_checkpoint(ckpt)
             config = {"model": checkpoint["hyper_parameters"]["model"]}
             state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
         if model_config is not None:
             config["model"] = model_config
+        else:
+            check_remote_code(config["model"], path, trust_remote_code)
         processor = SphinxProcessor.from_pretrained(processor_dir)
         model = build_sphinx(OmegaConf.create(config["model"]), vocab_size=len(processor.tokenizer), load_init=False)
         uncovered = set(model.state_dict()) - set(state)

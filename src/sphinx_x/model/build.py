@@ -4,15 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.data.tiling import expert_configs, query_expert_configs
-from sphinx_x.model.encoders import VisionEncoder
+from sphinx_x.model.encoders import ConvNeXtEncoder, HFViTEncoder, VisionEncoder
 from sphinx_x.model.llm import build_llm
 from sphinx_x.model.mov import MixtureOfVisualExperts
+from sphinx_x.model.qformer import QFormerEncoder
 from sphinx_x.model.sphinx import SphinxX
+
+# The only classes an encoder config's ``_target_`` may name: a config (e.g. an export's
+# sphinx_config.json) is data, so nothing is imported or called by the name it gives.
+ENCODER_CLASSES: dict[str, type[VisionEncoder]] = {
+    f"{cls.__module__}.{cls.__qualname__}": cls for cls in (ConvNeXtEncoder, HFViTEncoder, QFormerEncoder)}
+
+
+def build_encoder(name: str, cfg: DictConfig, device: str | None = None) -> VisionEncoder:
+    """One encoder from ``model.encoders.<name>``: ``_target_`` must be one of :data:`ENCODER_CLASSES`,
+    the other fields are its keyword arguments as plain data (Hydra's ``_args_``, ``_partial_``, ... and
+    nested ``_target_``s are refused)."""
+    kwargs: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    target = kwargs.pop("_target_", None)
+    if not isinstance(target, str) or target not in ENCODER_CLASSES:
+        raise ValueError(f"model.encoders.{name}._target_: {str(target)[:120]!r} is not an encoder class of this "
+                         f"project; use one of {sorted(ENCODER_CLASSES)}")
+    special = _special_key(kwargs, f"model.encoders.{name}")
+    if special:
+        raise ValueError(f"{special}: Hydra instantiation keys are not allowed in an encoder config "
+                         "(encoders are built from plain data)")
+    return ENCODER_CLASSES[target](**kwargs, device=device)
+
+
+def _special_key(value: Any, where: str) -> str | None:
+    """The first ``_name_`` key (``_target_``, ``_args_``, ...) anywhere in ``value``, as a dotted path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and len(key) > 2 and key.startswith("_") and key.endswith("_"):
+                return f"{where}.{key}"
+            found = _special_key(item, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _special_key(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None) -> MixtureOfVisualExperts:
@@ -21,11 +59,9 @@ def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(model_cfg.get("vision_init_seed", 0)))
         experts: dict[str, VisionEncoder] = {
-            name: hydra.utils.instantiate(cfg, device=device, _convert_="all")
-            for name, cfg in expert_configs(model_cfg).items()}
+            name: build_encoder(name, cfg, device) for name, cfg in expert_configs(model_cfg).items()}
         queries: dict[str, VisionEncoder] = {
-            name: hydra.utils.instantiate(cfg, device=device, _convert_="all")
-            for name, cfg in query_expert_configs(model_cfg).items()}
+            name: build_encoder(name, cfg, device) for name, cfg in query_expert_configs(model_cfg).items()}
     with torch.device(device or "cpu"):
         return MixtureOfVisualExperts(experts, out_dim=out_dim, token_grid=int(model_cfg.encoders.token_grid),
                                       freeze=bool(model_cfg.freeze_vision), query_experts=queries)
