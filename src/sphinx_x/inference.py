@@ -20,6 +20,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 from safetensors.torch import load_file, save_file
+from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from sphinx_x.data.processor import SphinxProcessor
@@ -147,21 +148,30 @@ class SphinxInference:
 
     @torch.no_grad()
     def generate_full(self, conversations: Sequence[Conversation], config: GenerationConfig | None = None,
-                      streamer: BaseStreamer | None = None) -> list[Generation]:
-        """Like :meth:`generate`, with the generated token ids, prompt lengths and finish reasons."""
+                      streamer: BaseStreamer | None = None, cancel: threading.Event | None = None) -> list[Generation]:
+        """Like :meth:`generate`, with the generated token ids, prompt lengths and finish reasons.
+
+        Setting ``cancel`` (from any thread) stops generation after the current token and raises
+        :class:`GenerationCancelled` (e.g. the client of a server went away).
+        """
         config = config or GenerationConfig()
         samples = [self.processor.prompt({"id": str(i), "messages": c.messages}, c.images)
                    for i, c in enumerate(conversations)]
         batch = self.collate(samples).to(self.device)
         stops = self.stop_strings(config)
         sampling = {"temperature": config.temperature, "top_p": config.top_p} if config.do_sample else {}
+        criteria = StoppingCriteriaList([_Cancelled(cancel)]) if cancel is not None else None
         with self.lock:
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(0)
             embeds = self.model.embed(batch.input_ids, batch.slot_kind, batch.pixels)
             output = self.model.llm.generate(
                 inputs_embeds=embeds, attention_mask=batch.attention_mask, max_new_tokens=config.max_new_tokens,
                 do_sample=config.do_sample, pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id, stop_strings=stops or None, tokenizer=self.tokenizer,
-                streamer=streamer, **sampling)  # (batch, new tokens): with inputs_embeds only new tokens come back
+                streamer=streamer, stopping_criteria=criteria, **sampling)  # (batch, new tokens) with inputs_embeds
+        if cancel is not None and cancel.is_set():
+            raise GenerationCancelled(output.shape[1])
         return [self._finish(row, int(n), stops, config.max_new_tokens)
                 for row, n in zip(output.tolist(), batch.attention_mask.sum(dim=1).tolist(), strict=True)]
 
@@ -169,9 +179,11 @@ class SphinxInference:
         """The template's end-of-turn strings plus the request's own."""
         return [*self.template.stop_strings, *config.stop_strings]
 
-    def stream(self, conversation: Conversation, config: GenerationConfig | None = None) -> GenerationStream:
-        """Generate one answer in a background thread; iterate the result for text pieces as they come."""
-        return GenerationStream(self, conversation, config or GenerationConfig())
+    def stream(self, conversation: Conversation, config: GenerationConfig | None = None,
+               cancel: threading.Event | None = None) -> GenerationStream:
+        """Generate one answer in a background thread; iterate the result for text pieces as they come
+        (:meth:`GenerationStream.cancel` or setting ``cancel`` stops it)."""
+        return GenerationStream(self, conversation, config or GenerationConfig(), cancel)
 
     def _finish(self, ids: list[int], prompt_tokens: int, stops: Sequence[str], max_new_tokens: int) -> Generation:
         pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
@@ -207,6 +219,24 @@ class SphinxInference:
                              c.images) for f, d, c in zip(firsts, descriptions, conversations, strict=True)]
 
 
+class GenerationCancelled(RuntimeError):
+    """Generation stopped because its cancel event was set; ``tokens``: how many were generated."""
+
+    def __init__(self, tokens: int):
+        super().__init__(f"generation cancelled after {tokens} tokens")
+        self.tokens = tokens
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops every row once ``event`` is set (checked after each generated token)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
 class _TokenQueue(BaseStreamer):
     """Receives new token ids from ``generate`` (the first call carries the prompt and is skipped)."""
 
@@ -229,8 +259,10 @@ class GenerationStream:
     After iteration ``result`` holds the :class:`Generation` (the same as :meth:`generate_full`'s).
     """
 
-    def __init__(self, engine: SphinxInference, conversation: Conversation, config: GenerationConfig):
+    def __init__(self, engine: SphinxInference, conversation: Conversation, config: GenerationConfig,
+                 cancel: threading.Event | None = None):
         self.engine, self.stops = engine, engine.stop_strings(config)
+        self.cancelled = cancel if cancel is not None else threading.Event()
         self.tokens = _TokenQueue()
         self.result: Generation | None = None
         self.error: BaseException | None = None
@@ -239,10 +271,15 @@ class GenerationStream:
 
     def _run(self, conversation: Conversation, config: GenerationConfig) -> None:
         try:
-            self.result = self.engine.generate_full([conversation], config, streamer=self.tokens)[0]
+            self.result = self.engine.generate_full([conversation], config, streamer=self.tokens,
+                                                    cancel=self.cancelled)[0]
         except BaseException as error:  # surfaced in the consuming thread
             self.error = error
             self.tokens.end()
+
+    def cancel(self) -> None:
+        """Stop generating after the current token; iteration then raises :class:`GenerationCancelled`."""
+        self.cancelled.set()
 
     def __iter__(self) -> Iterator[str]:
         ids: list[int] = []
