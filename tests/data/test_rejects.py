@@ -139,3 +139,22 @@ def test_image_size_is_checked_from_the_header_before_decoding(tmp_path):
             read()
     with pytest.raises(RecordError, match="bad_image_path"):
         load_image(123, "r")
+
+
+def test_consumed_rejects_are_counted_once_summed_and_carried_by_the_checkpoint_state(tmp_path):
+    rejects = RejectLog(tmp_path / "rejects.jsonl")
+    rejects.add("a", RecordError("malformed_json", "x", where="a.jsonl:3"))
+    row = RejectLog.row("b", RecordError("missing_image", "nope.png", "b/7"), "b.json", "train")
+    rejects.write_consumed([row])  # this rank's row
+    rejects.add_consumed({"b": 3, "a": 0})  # the step's total over ranks
+    assert rejects.per_source() == {"a": 1, "b": 3} and rejects.total() == 4
+    resumed = RejectLog()
+    resumed.load_state_dict(rejects.state_dict())
+    assert resumed.per_source() == {"b": 3}  # load-time rejects are counted again when the sources are read
+    val = RejectLog.row("v", RecordError("missing_image", "", "v/1"), "v.json", "val")
+    rejects.write_validation([val])
+    rejects.write_validation([val])  # every validation pass sees it again: written once, never counted
+    rows = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["stage"]) for r in rows] == [
+        ("a:a.jsonl:3", "load"), ("b:b.json:id=7", "train"), ("v:v.json:id=1", "val")]
+    assert rejects.total() == 4
