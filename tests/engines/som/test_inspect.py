@@ -28,5 +28,5 @@ def test_inspector_writes_raw_and_marked_views(tmp_path, engine):
     assert marked_view({"id": "x", "meta": {}}, raw) is None
 
     texts = inspect_records([record], engine.processor, tmp_path / "png")
-    assert "[[<p>" in texts[0] and sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+    assert "[[ <p>" in texts[0] and sorted(p.name for p in (tmp_path / "png").iterdir()) == [
         "coco_1-94f4e199_som_marks_0_0.png", "coco_1-94f4e199_som_marks_0_0_marks.png"]
