@@ -174,7 +174,11 @@ def convert_tokenizer(src: Path) -> Any:
             tokenizer = LlamaTokenizer.from_pretrained(tmp, add_bos_token=True, add_eos_token=False)
         _check_against_sentencepiece(tokenizer, spm)
     elif (src / "tokenizer.json").is_file():
-        tokenizer = AutoTokenizer.from_pretrained(str(src), use_fast=True, trust_remote_code=False)
+        with tempfile.TemporaryDirectory() as tmp:  # the tokenizer's own files only (config.json is Accessory's)
+            for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+                if (src / name).is_file():
+                    shutil.copy(src / name, Path(tmp) / name)
+            tokenizer = AutoTokenizer.from_pretrained(tmp, use_fast=True, trust_remote_code=False)
     else:
         raise FileNotFoundError(f"{src} has no tokenizer (tokenizer.model or tokenizer.json)")
     if tokenizer.pad_token is None:
