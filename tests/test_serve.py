@@ -15,15 +15,18 @@ from PIL import Image
 import sphinx_x.serve
 from sphinx_x.inference import Conversation, GenerationConfig
 from sphinx_x.serve import create_app
+from sphinx_x.serve_guard import ServerLimits
 from tests.testkit.serving import serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def server(engine):
-    """The app under a real uvicorn server on 127.0.0.1 (a free port), in a background thread."""
-    with serve_in_thread(create_app(engine, "sphinx-demo", default_max_tokens=12)) as url, \
+def server(engine, image_paths):
+    """The app under a real uvicorn server on 127.0.0.1 (a free port), in a background thread; local
+    images only from the demo images' folder."""
+    limits = ServerLimits(allow_local_images=image_paths[0].parent.resolve())
+    with serve_in_thread(create_app(engine, "sphinx-demo", default_max_tokens=12, limits=limits)) as url, \
             httpx.Client(base_url=url, timeout=60) as client:
         yield client
 
@@ -115,7 +118,7 @@ def test_stop_and_sampling_parameters(server):
     ({"url": "https://example.com/cat.png"}, "remote image URLs are not supported"),
     ({"url": "data:image/png;base64,%%%"}, "invalid base64"),
     ({"url": "data:image/png;base64," + base64.b64encode(b"not an image").decode()}, "not a readable image"),
-    ({"url": "/no/such/image.png"}, "image file not found"),
+    ({"url": "/no/such/image.png"}, "no image at this path among the files this server shares"),
 ])
 def test_bad_images_are_400(server, change, message):
     response = server.post("/v1/chat/completions", json=image_request(change["url"]))
@@ -144,7 +147,7 @@ def test_serve_command_line(tmp_path, engine, monkeypatch):
     exported = engine.export(tmp_path / "my-model")
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port: seen.update(app=app, host=host, port=port))
-    assert sphinx_x.serve.main([str(exported), "--port", "8123", "--no-local-images"]) == 0
+    assert sphinx_x.serve.main([str(exported), "--port", "8123"]) == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
     from fastapi.testclient import TestClient
 
