@@ -49,6 +49,7 @@ from sphinx_x.serve_guard import (API_KEY_ENV, Admission, APIError, ClientGone, 
                                   parse_json, read_body, watch_disconnect)
 
 log = logging.getLogger(__name__)
+MESSAGE_MARKUP_CHARS = 32  # counted per message by --max-prompt-chars: the template's markup around it
 LOCAL_REFUSED = ("image_url: no image at this path among the files this server shares (--allow-local-images); "
                  "send the image as a data URL (data:image/png;base64,...)")
 
@@ -111,6 +112,7 @@ def check_limits(request: ChatCompletionRequest, limits: ServerLimits) -> None:
     """Prompt characters, image count, max_tokens and stop strings, before any image or token is made."""
     chars = images = 0
     for message in request.messages:
+        chars += MESSAGE_MARKUP_CHARS
         if isinstance(message.content, str):
             chars += len(message.content)
             continue
@@ -118,7 +120,8 @@ def check_limits(request: ChatCompletionRequest, limits: ServerLimits) -> None:
             chars += len(part.text or "")
             images += part.type == "image_url"
     if chars > limits.max_prompt_chars:
-        raise APIError(f"prompt too long: {chars} characters of text; this server takes at most "
+        raise APIError(f"prompt too long: {chars} characters of text (each message counts {MESSAGE_MARKUP_CHARS} "
+                       f"for its template markup); this server takes at most "
                        f"{limits.max_prompt_chars} (--max-prompt-chars)", param="messages",
                        code="context_length_exceeded")
     if images > limits.max_images:
@@ -489,8 +492,8 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
     parser.add_argument("--max-body-bytes", type=int, default=defaults["max_body_bytes"],
                         help="largest request body (413 above, refused from Content-Length before reading)")
     parser.add_argument("--max-prompt-chars", type=int, default=defaults["max_prompt_chars"],
-                        help="most text characters in all messages (400 above, before tokenising); the token "
-                             "limit is the model's max_length")
+                        help=f"most text characters in all messages, {MESSAGE_MARKUP_CHARS} more per message for "
+                             "its markup (400 above, before tokenising); the token limit is the model's max_length")
     parser.add_argument("--max-images", type=int, default=defaults["max_images"], help="most images per request")
     parser.add_argument("--max-image-pixels", type=int, default=defaults["max_image_pixels"],
                         help="most pixels per image, read from its header before decoding (400 above); also "
