@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import struct
 import subprocess
 import sys
+import threading
+import time
+import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sphinx_x.chat import ChatSession, run_chat
 from sphinx_x.inference import GenerationConfig
@@ -44,7 +50,7 @@ def test_chat_commands(engine, image_paths):
     out, err = io.StringIO(), io.StringIO()
     assert run_chat(session, lines, out, err) == 0
     assert out.getvalue().count("sphinx> ") == 2 and "(image 1 attached" in out.getvalue()
-    assert "cannot open image" in err.getvalue() and "unknown command /bogus" in err.getvalue()
+    assert "cannot use image" in err.getvalue() and "unknown command /bogus" in err.getvalue()
     assert session.messages[0]["content"] == "<image>\nHello"  # after /reset the image goes with the next question
 
 
@@ -69,8 +75,116 @@ def test_chat_command_line_with_piped_stdin(trained_run, image_paths):
     assert "(image 2 attached" in done.stdout and "(new conversation; 2 image(s) attached)" in done.stdout
 
 
-def test_chat_command_line_refuses_a_missing_image(trained_run, capsys):
+def test_chat_command_line_refuses_a_missing_image(trained_run, capsys, monkeypatch):
     from sphinx_x.chat import main
 
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # main sets it for the process
+
     assert main([str(trained_run), "--image", "/no/such.png"]) == 2
-    assert "cannot open image '/no/such.png'" in capsys.readouterr().err
+    assert "cannot use image '/no/such.png'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- bad input keeps the conversation (issue 10)
+def bomb_png(path: Path, width: int = 12000, height: int = 12000) -> Path:
+    """A few hundred bytes whose PNG header claims ``width`` x ``height`` pixels."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+class Interrupting(io.BytesIO):
+    """stdin whose ``readline`` raises KeyboardInterrupt (Ctrl-C at the prompt) at the given calls."""
+
+    def __init__(self, data: bytes, at: set[int]):
+        super().__init__(data)
+        self.at, self.calls = at, 0
+
+    def readline(self, *args) -> bytes:
+        self.calls += 1
+        if self.calls in self.at:
+            raise KeyboardInterrupt
+        return super().readline(*args)
+
+
+def test_bad_input_and_ctrl_c_at_the_prompt_keep_the_conversation(engine, image_paths, tmp_path):
+    session = ChatSession(engine, GenerationConfig(max_new_tokens=2))
+    (tmp_path / "text.png").write_text("not an image")
+    stdin = Interrupting(b"Hello\n" + f"/image {bomb_png(tmp_path / 'bomb.png')}\n".encode()
+                         + f"/image {tmp_path / 'text.png'}\n".encode() + b"caf\xe9 \xff\xfe?\n"
+                         + f"/image '{image_paths[0]}'\n".encode() + b"/image\nAnd now?\n", at={3, 5})
+    out, err = io.StringIO(), io.StringIO()
+    assert run_chat(session, stdin, out, err) == 0
+    errors = err.getvalue()
+    assert "image too large" in errors and "not a readable image" in errors
+    assert "not UTF-8 text" in errors and errors.count("(Ctrl-C: the conversation is kept") == 2
+    assert "/image needs a path" in errors and "Traceback" not in errors
+    assert [m["role"] for m in session.messages] == ["user", "assistant", "user", "assistant"]
+    assert session.messages[2]["content"] == "<image>\nAnd now?" and len(session.images) == 1
+
+
+def test_ctrl_c_during_an_answer_stops_it_and_keeps_the_conversation(engine):
+    session = ChatSession(engine, GenerationConfig(max_new_tokens=2))
+    session.ask("Hi", io.StringIO())
+    before = list(session.messages)
+    session.config = GenerationConfig(max_new_tokens=2000)
+
+    class Interrupted(io.StringIO):
+        def write(self, text: str) -> int:
+            if text not in ("sphinx> ", "\n"):
+                raise KeyboardInterrupt
+            return super().write(text)
+
+    err = io.StringIO()
+    assert run_chat(session, io.StringIO("Tell me a long story about shapes\n"), Interrupted(), err) == 0
+    assert "answer interrupted" in err.getvalue() and session.messages == before
+    assert not engine.lock.locked()  # the generation stopped; the next answer does not wait for it
+    session.config = GenerationConfig(max_new_tokens=2)
+    session.ask("Again?", io.StringIO())
+    assert len(session.messages) == 4
+
+
+def test_a_failed_answer_keeps_the_session(engine, monkeypatch):
+    session = ChatSession(engine, GenerationConfig(max_new_tokens=2))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(session.engine, "stream", broken)
+    err = io.StringIO()
+    assert run_chat(session, io.StringIO("Hi\n/quit\n"), io.StringIO(), err) == 0
+    assert "the answer failed (RuntimeError)" in err.getvalue() and session.messages == []
+
+
+def test_chat_process_survives_a_bomb_bad_bytes_and_ctrl_c(engine, tmp_path):
+    """The real process: the issue's three ways to lose the conversation, then it answers again."""
+    exported = engine.export(tmp_path / "model")
+    cmd = [sys.executable, "-m", "sphinx_x.chat", str(exported), "--max-new-tokens", "3", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    chat = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.extend(chat.stderr), daemon=True)
+    reader.start()
+    try:
+        bomb = bomb_png(tmp_path / "bomb.png", 20000, 20000)  # past twice PIL's default limit: it raised
+        chat.stdin.write(f"/image {bomb}\n".encode() + b"\xff\xfe\xfd\nFirst?\n")
+        chat.stdin.flush()
+        assert chat.stdout.readline().startswith(b"sphinx> ")  # answered after the bomb and the bad bytes
+        time.sleep(0.5)  # back at the prompt, waiting for a line
+        chat.send_signal(signal.SIGINT)
+        deadline = time.time() + 30
+        while not any(b"Ctrl-C" in line for line in errors):
+            assert time.time() < deadline and chat.poll() is None, b"".join(errors)[-2000:]
+            time.sleep(0.1)
+        out, _ = chat.communicate(b"Second?\n/quit\n", timeout=120)
+    finally:
+        chat.kill()
+    reader.join(timeout=10)
+    text = b"".join(errors).decode()
+    assert chat.returncode == 0, text[-3000:]
+    assert out.count(b"sphinx> ") == 1 and "Traceback" not in text
+    assert "image too large" in text and "not UTF-8" in text and "the conversation is kept" in text

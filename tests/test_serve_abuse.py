@@ -282,9 +282,9 @@ def test_api_key(engine):
 
 def test_serve_flags_and_api_key_from_the_environment(tmp_path, engine, monkeypatch):
     import uvicorn
+    from PIL import Image as PILImage
 
     import sphinx_x.serve
-    from PIL import Image as PILImage
 
     exported = engine.export(tmp_path / "model")
     seen = {}

@@ -2,7 +2,10 @@
 
 Reads one question per line from stdin (so it can be piped); the history is kept between turns.
 Commands: ``/image PATH`` attaches an image to the next question, ``/reset`` starts over about the
-same images, ``/quit`` (or end of input) leaves. Defaults come from sphinx_x/conf/chat.yaml.
+same images, ``/quit`` (or end of input) leaves. Bad input never ends the session: an unusable image
+(too large, not an image), a line that is not UTF-8 or a failed answer is reported and the prompt comes
+back with the conversation as it was; Ctrl-C stops an answer, or at the prompt says how to leave.
+Defaults come from sphinx_x/conf/chat.yaml.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 from omegaconf import OmegaConf
 from PIL import Image
@@ -19,18 +22,25 @@ from PIL import Image
 from sphinx_x.data.records import IMAGE_TOKEN
 from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference, resolve_device
 from sphinx_x.runtime.config import load_conf_file
+from sphinx_x.safe_images import DEFAULT_MAX_PIXELS, ImageRejected, read_local_image, set_pil_pixel_limit
+from sphinx_x.safe_loading import UnsafeFileError
 
 HELP = "commands: /image PATH (attach to the next question), /reset (new conversation), /quit"
+
+
+class AnswerInterrupted(Exception):
+    """Ctrl-C while an answer was being generated (generation stopped; the turn is not kept)."""
 
 
 class ChatSession:
     """A conversation: the messages so far, every image shown, and the images not yet asked about."""
 
     def __init__(self, engine: SphinxInference, config: GenerationConfig, system_prompt: str | None = None,
-                 describe_first: bool = False):
+                 describe_first: bool = False, max_image_pixels: int = DEFAULT_MAX_PIXELS):
         self.engine, self.config = engine, config
         self.system = [{"role": "system", "content": system_prompt}] if system_prompt else []
         self.describe_first = describe_first
+        self.max_image_pixels = max_image_pixels
         self.images: list[Image.Image] = []
         self.reset()
 
@@ -41,27 +51,36 @@ class ChatSession:
         self.pending: list[Image.Image] = list(self.images)
 
     def add_image(self, path: str | Path) -> Image.Image:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
+        """Attach an image file; :class:`ImageRejected` (too large from its header, not an image, unreadable)."""
+        rgb = read_local_image(Path(path).expanduser(), self.max_image_pixels)
         self.images.append(rgb)
         self.pending.append(rgb)
         return rgb
 
     def ask(self, question: str, out: TextIO) -> str:
-        """Answer ``question``, writing the answer to ``out`` as it is generated."""
+        """Answer ``question``, writing the answer to ``out`` as it is generated. The conversation only
+        changes once the answer is complete (:class:`AnswerInterrupted` on Ctrl-C)."""
         content = "".join(f"{IMAGE_TOKEN}\n" for _ in self.pending) + question
         conversation = Conversation([*self.messages, {"role": "user", "content": content}],
                                     [*self.shown, *self.pending])
         if self.describe_first and self.pending and len(self.messages) == len(self.system):
-            described = self.engine.describe_first([Conversation([{"role": "user", "content": content}],
-                                                                 conversation.images)], self.config)[0]
+            try:
+                described = self.engine.describe_first([Conversation([{"role": "user", "content": content}],
+                                                                     conversation.images)], self.config)[0]
+            except KeyboardInterrupt:
+                raise AnswerInterrupted from None
             out.write(f"(description) {described.messages[1]['content']}\n")
             conversation = Conversation([*self.system, *described.messages], described.images)
         stream = self.engine.stream(conversation, self.config)
         out.write("sphinx> ")
-        for piece in stream:
-            out.write(piece)
-            out.flush()
+        try:
+            for piece in stream:
+                out.write(piece)
+                out.flush()
+        except KeyboardInterrupt:
+            stream.cancel()
+            stream.thread.join()
+            raise AnswerInterrupted from None
         out.write("\n")
         answer = stream.result.text if stream.result else ""
         self.messages = [*conversation.messages, {"role": "assistant", "content": answer}]
@@ -69,41 +88,73 @@ class ChatSession:
         return answer
 
 
-def run_chat(session: ChatSession, lines: TextIO, out: TextIO, err: TextIO, interactive: bool = False) -> int:
-    """The read-answer loop over ``lines``; returns the exit status."""
+def read_line(lines: IO) -> str | None:
+    """The next line as text; None at end of input. Bytes that are not UTF-8 raise UnicodeDecodeError
+    (the line is consumed, so reading goes on after it)."""
+    line = lines.readline()
+    if not line:
+        return None
+    return line.decode("utf-8") if isinstance(line, bytes) else line
+
+
+def run_chat(session: ChatSession, lines: IO, out: TextIO, err: TextIO, interactive: bool = False) -> int:
+    """The read-answer loop over ``lines`` (text or binary); returns the exit status."""
     if interactive:
         out.write(HELP + "\n")
     while True:
-        if interactive:
-            out.write("you> ")
-            out.flush()
-        line = lines.readline()
-        if not line:
-            return 0
-        line = line.strip()
-        if not line:
-            continue
-        if line in ("/quit", "/exit"):
-            return 0
-        if line == "/reset":
-            session.reset()
-            out.write(f"(new conversation; {len(session.images)} image(s) attached)\n")
-        elif line.startswith("/image"):
-            path = line.removeprefix("/image").strip()
+        try:
+            if interactive:
+                out.write("you> ")
+                out.flush()
             try:
-                image = session.add_image(path)
-                out.write(f"(image {len(session.images)} attached: {path}, {image.width}x{image.height})\n")
-            except OSError as error:
-                err.write(f"error: cannot open image {path!r}: {error}\n")
-        elif line.startswith("/"):
-            err.write(f"error: unknown command {line.split()[0]}; {HELP}\n")
-        else:
-            try:
-                session.ask(line, out)
-            except ValueError as error:
-                out.write("\n")
-                err.write(f"error: {error}; /reset to start a new conversation\n")
+                line = read_line(lines)
+            except UnicodeDecodeError:
+                err.write("error: that line is not UTF-8 text; ignored (the conversation is kept)\n")
+                continue
+            if line is None:
+                return 0
+            if handle_line(session, line.strip(), out, err):
+                return 0
+        except KeyboardInterrupt:
+            out.write("\n")
+            err.write("(Ctrl-C: the conversation is kept; /quit or Ctrl-D leaves)\n")
         out.flush()
+
+
+def handle_line(session: ChatSession, line: str, out: TextIO, err: TextIO) -> bool:
+    """One command or question; True to leave. Every failure is reported on ``err``, never raised."""
+    if not line:
+        return False
+    if line in ("/quit", "/exit"):
+        return True
+    if line == "/reset":
+        session.reset()
+        out.write(f"(new conversation; {len(session.images)} image(s) attached)\n")
+    elif line.startswith("/image"):
+        path = line.removeprefix("/image").strip().strip("'\"")
+        if not path:
+            err.write("error: /image needs a path\n")
+            return False
+        try:
+            image = session.add_image(path)
+            out.write(f"(image {len(session.images)} attached: {path}, {image.width}x{image.height})\n")
+        except ImageRejected as error:
+            err.write(f"error: cannot use image {path!r}: {error}\n")
+    elif line.startswith("/"):
+        err.write(f"error: unknown command {line.split()[0]}; {HELP}\n")
+    else:
+        try:
+            session.ask(line, out)
+        except AnswerInterrupted:
+            out.write("\n")
+            err.write("(answer interrupted; the conversation is as before this question)\n")
+        except ValueError as error:  # e.g. the conversation no longer fits max_length
+            out.write("\n")
+            err.write(f"error: {error}; /reset to start a new conversation\n")
+        except Exception as error:  # a failed answer must not end the session
+            out.write("\n")
+            err.write(f"error: the answer failed ({type(error).__name__}); the conversation is kept\n")
+    return False
 
 
 def _parser(defaults: dict) -> argparse.ArgumentParser:
@@ -119,6 +170,10 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
                         help="None: the system prompt the model was trained with")
     parser.add_argument("--describe-first", action=argparse.BooleanOptionalAction, default=defaults["describe_first"],
                         help="Lynx: first ask for a detailed description of the images and keep it in the history")
+    parser.add_argument("--max-image-pixels", type=int, default=defaults["max_image_pixels"],
+                        help="larger images are refused from their header, before decoding")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow a saved config's llm.trust_remote_code (runs the LLM folder's Python code)")
     parser.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda, cuda:1, ...")
     return parser
 
@@ -126,17 +181,26 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = OmegaConf.to_container(load_conf_file("chat.yaml"))
     args = _parser(defaults).parse_args(argv)  # type: ignore[arg-type]
-    engine = SphinxInference.from_run(args.run, device=resolve_device(args.device))
+    set_pil_pixel_limit(args.max_image_pixels)
+    try:
+        engine = SphinxInference.from_run(args.run, device=resolve_device(args.device),
+                                          trust_remote_code=args.trust_remote_code or None)
+    except UnsafeFileError as error:
+        print(f"sphinx-x-chat: error: {error}", file=sys.stderr)
+        return 2
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
                               temperature=args.temperature if args.temperature > 0 else 1.0, top_p=args.top_p)
-    session = ChatSession(engine, config, args.system_prompt, args.describe_first)
+    session = ChatSession(engine, config, args.system_prompt, args.describe_first, args.max_image_pixels)
     for path in args.image:
         try:
             session.add_image(path)
-        except OSError as error:
-            print(f"sphinx-x-chat: error: cannot open image {path!r}: {error}", file=sys.stderr)
+        except ImageRejected as error:
+            print(f"sphinx-x-chat: error: cannot use image {path!r}: {error}", file=sys.stderr)
             return 2
-    return run_chat(session, sys.stdin, sys.stdout, sys.stderr, interactive=sys.stdin.isatty())
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?'
+    return run_chat(session, sys.stdin.buffer, sys.stdout, sys.stderr, interactive=sys.stdin.isatty())
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ def _opened(source: bytes | str | os.PathLike[str] | BinaryIO, max_pixels: int, 
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream, formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError:
-        raise ImageRejected("too_large", f"{name}: image too large (more than twice PIL's pixel limit of "
-                                         f"{Image.MAX_IMAGE_PIXELS})") from None
+        raise ImageRejected("too_large", f"{name}: image too large: more than {2 * Image.MAX_IMAGE_PIXELS} pixels "
+                                         f"(PIL's limit), the limit is {max_pixels}") from None
     except Image.UnidentifiedImageError:
         raise ImageRejected("bad_format", f"{name}: not a readable image (allowed formats: "
                                           f"{', '.join(ALLOWED_FORMATS)})") from None

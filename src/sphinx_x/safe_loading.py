@@ -42,7 +42,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UnsafeFileError(f"{path}: not a readable checkpoint (torch.load with weights_only=True refused it"
                               f"{': ' + detail.group(0)[:120] if detail else ''})") from None
     except (RuntimeError, EOFError, OSError) as error:
-        raise UnsafeFileError(f"{path}: not a readable checkpoint ({type(error).__name__}: {_last_line(error)})") from None
+        raise UnsafeFileError(f"{path}: not a readable checkpoint "
+                              f"({type(error).__name__}: {_last_line(error)})") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict) or not isinstance(
             (checkpoint.get("hyper_parameters") or {}).get("model"), dict):
         raise UnsafeFileError(f"{path}: not a sphinx_x training checkpoint (needs state_dict and "

@@ -40,13 +40,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sphinx_x.data.records import IMAGE_TOKEN, RecordError
-from sphinx_x.inference import (Conversation, Generation, GenerationCancelled, GenerationConfig, GenerationStream,
-                                SphinxInference, resolve_device)
+from sphinx_x.inference import (
+    Conversation,
+    Generation,
+    GenerationCancelled,
+    GenerationConfig,
+    GenerationStream,
+    SphinxInference,
+    resolve_device,
+)
 from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.safe_images import ImageRejected, decode_image, image_header, set_pil_pixel_limit
 from sphinx_x.safe_loading import UnsafeFileError
-from sphinx_x.serve_guard import (API_KEY_ENV, Admission, APIError, ClientGone, ServerLimits, check_api_key,
-                                  parse_json, read_body, watch_disconnect)
+from sphinx_x.serve_guard import (
+    API_KEY_ENV,
+    Admission,
+    APIError,
+    ClientGone,
+    ServerLimits,
+    check_api_key,
+    parse_json,
+    read_body,
+    watch_disconnect,
+)
 
 log = logging.getLogger(__name__)
 MESSAGE_MARKUP_CHARS = 32  # counted per message by --max-prompt-chars: the template's markup around it
@@ -328,7 +344,8 @@ def stream_events(pieces: Iterator[str], result: Callable[[], Generation | None]
         return  # the client is gone
     except Exception:  # headers are sent: report in the stream
         log.exception("generation failed while streaming")
-        yield f"data: {json.dumps({'error': {'message': 'internal error while generating', 'type': 'server_error', 'param': None, 'code': None}})}\n\n"  # noqa: E501
+        failure = APIError("internal error while generating (logged on the server)", 500, kind="server_error")
+        yield f"data: {json.dumps(failure.body())}\n\n"
         yield "data: [DONE]\n\n"
         return
     generation = result()
@@ -430,7 +447,7 @@ def create_app(engine: SphinxInference, model_name: str = "sphinx-x", default_ma
                 events = stream_events(iter(stream), lambda: stream.result, model_name, include)
 
                 def close(stream: GenerationStream = stream) -> None:
-                    done, failed = stream.result is not None, stream.error is not None
+                    done = stream.result is not None
                     stream.cancel()  # a no-op once it has finished
                     cancelled = not done and isinstance(stream.error, GenerationCancelled | None)
                     stats["completed" if done else "cancelled" if cancelled else "failed"] += 1
