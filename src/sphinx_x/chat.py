@@ -23,7 +23,7 @@ from sphinx_x.data.records import IMAGE_TOKEN
 from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference, resolve_device
 from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.safe_images import DEFAULT_MAX_PIXELS, ImageRejected, read_local_image, set_pil_pixel_limit
-from sphinx_x.safe_loading import UnsafeFileError
+from sphinx_x.safe_loading import UnsafeLoadError
 
 HELP = "commands: /image PATH (attach to the next question), /reset (new conversation), /quit"
 
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = SphinxInference.from_run(args.run, device=resolve_device(args.device),
                                           trust_remote_code=args.trust_remote_code or None)
-    except UnsafeFileError as error:
+    except UnsafeLoadError as error:
         print(f"sphinx-x-chat: error: {error}", file=sys.stderr)
         return 2
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,

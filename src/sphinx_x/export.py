@@ -1,5 +1,8 @@
 """``sphinx-x-export RUN_OR_CKPT OUT_DIR``: a training checkpoint -> a folder of safetensors + config + tokenizer
-that :meth:`sphinx_x.inference.SphinxInference.from_run` (and so evaluate / chat / serve) loads."""
+that :meth:`sphinx_x.inference.SphinxInference.from_run` (and so evaluate / chat / serve) loads.
+
+The checkpoint is read with ``torch.load(weights_only=True)``: one that holds anything but tensors and plain
+data is refused before it can run code (see :mod:`sphinx_x.safe_loading`)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sphinx_x.inference import SphinxInference
+from sphinx_x.safe_loading import UnsafeLoadError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,8 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run", help="a training run folder or a .ckpt inside one")
     parser.add_argument("out_dir", help="folder to write model.safetensors, sphinx_config.json, tokenizer/")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow a saved config's llm.trust_remote_code (runs the LLM folder's Python code)")
     args = parser.parse_args(argv)
-    print(SphinxInference.from_run(args.run).export(args.out_dir))
+    try:
+        engine = SphinxInference.from_run(args.run, trust_remote_code=args.trust_remote_code or None)
+    except UnsafeLoadError as error:
+        print(f"sphinx-x-export: error: {error}", file=sys.stderr)
+        return 2
+    print(engine.export(args.out_dir))
     return 0
 
 

@@ -22,8 +22,9 @@ import torch
 TRUST_REMOTE_CODE_ENV = "SPHINX_X_TRUST_REMOTE_CODE"
 
 
-class UnsafeFileError(ValueError):
-    """A file refused because loading it could run code, or because it is not what it claims to be."""
+class UnsafeLoadError(ValueError):
+    """Refused: loading it could run code (a pickled object, a _target_ outside the allow-list, remote
+    code not consented to), or it is not what it claims to be."""
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -34,19 +35,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as error:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
         if found:
-            raise UnsafeFileError(
+            raise UnsafeLoadError(
                 f"{path}: refused to load: the checkpoint holds a Python object ({found.group(1)}) besides tensors "
                 "and plain data, and unpickling it could run code. This project's checkpoints hold only tensors, "
                 "dicts, lists, numbers and strings; re-save the weights from a trusted copy if you made it") from None
         detail = re.search(r"Unsupported [^\n]*", str(error))
-        raise UnsafeFileError(f"{path}: not a readable checkpoint (torch.load with weights_only=True refused it"
+        raise UnsafeLoadError(f"{path}: not a readable checkpoint (torch.load with weights_only=True refused it"
                               f"{': ' + detail.group(0)[:120] if detail else ''})") from None
     except (RuntimeError, EOFError, OSError) as error:
-        raise UnsafeFileError(f"{path}: not a readable checkpoint "
+        raise UnsafeLoadError(f"{path}: not a readable checkpoint "
                               f"({type(error).__name__}: {_last_line(error)})") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict) or not isinstance(
             (checkpoint.get("hyper_parameters") or {}).get("model"), dict):
-        raise UnsafeFileError(f"{path}: not a sphinx_x training checkpoint (needs state_dict and "
+        raise UnsafeLoadError(f"{path}: not a sphinx_x training checkpoint (needs state_dict and "
                               "hyper_parameters.model)")
     return checkpoint
 
@@ -60,7 +61,7 @@ def check_remote_code(model_cfg: dict[str, Any], source: str | Path, allowed: bo
     if allowed is None:
         allowed = os.environ.get(TRUST_REMOTE_CODE_ENV, "").strip().lower() in ("1", "true", "yes")
     if not allowed:
-        raise UnsafeFileError(
+        raise UnsafeLoadError(
             f"{source}: its model config sets llm.trust_remote_code, which runs the Python modeling code of "
             f"{llm.get('name_or_path')!r}; load it only if you trust both, with --trust-remote-code "
             f"(or {TRUST_REMOTE_CODE_ENV}=1)")

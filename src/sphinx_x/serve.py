@@ -51,7 +51,7 @@ from sphinx_x.inference import (
 )
 from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.safe_images import ImageRejected, decode_image, image_header, set_pil_pixel_limit
-from sphinx_x.safe_loading import UnsafeFileError
+from sphinx_x.safe_loading import UnsafeLoadError
 from sphinx_x.serve_guard import (
     API_KEY_ENV,
     Admission,
@@ -566,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = SphinxInference.from_run(args.run, device=resolve_device(args.device),
                                           trust_remote_code=args.trust_remote_code or None)
-    except UnsafeFileError as error:
+    except UnsafeLoadError as error:
         print(f"sphinx-x-serve: error: {error}", file=sys.stderr)
         return 2
     name = args.model_name or (args.run.parent.parent.name if args.run.is_file() else args.run.resolve().name)

@@ -13,6 +13,7 @@ from sphinx_x.model.llm import build_llm
 from sphinx_x.model.mov import MixtureOfVisualExperts
 from sphinx_x.model.qformer import QFormerEncoder
 from sphinx_x.model.sphinx import SphinxX
+from sphinx_x.safe_loading import UnsafeLoadError
 
 # The only classes an encoder config's ``_target_`` may name: a config (e.g. an export's
 # sphinx_config.json) is data, so nothing is imported or called by the name it gives.
@@ -27,12 +28,12 @@ def build_encoder(name: str, cfg: DictConfig, device: str | None = None) -> Visi
     kwargs: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     target = kwargs.pop("_target_", None)
     if not isinstance(target, str) or target not in ENCODER_CLASSES:
-        raise ValueError(f"model.encoders.{name}._target_: {str(target)[:120]!r} is not an encoder class of this "
-                         f"project; use one of {sorted(ENCODER_CLASSES)}")
+        raise UnsafeLoadError(f"model.encoders.{name}._target_: {str(target)[:120]!r} is not an encoder class "
+                              f"of this project; use one of {sorted(ENCODER_CLASSES)}")
     special = _special_key(kwargs, f"model.encoders.{name}")
     if special:
-        raise ValueError(f"{special}: Hydra instantiation keys are not allowed in an encoder config "
-                         "(encoders are built from plain data)")
+        raise UnsafeLoadError(f"{special}: Hydra instantiation keys are not allowed in an encoder config "
+                              "(encoders are built from plain data)")
     return ENCODER_CLASSES[target](**kwargs, device=device)
 
 
