@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,9 +74,10 @@ def _opened(source: bytes | str | os.PathLike[str] | BinaryIO, max_pixels: int, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream, formats=ALLOWED_FORMATS)
-    except Image.DecompressionBombError:
-        raise ImageRejected("too_large", f"{name}: image too large: more than {2 * Image.MAX_IMAGE_PIXELS} pixels "
-                                         f"(PIL's limit), the limit is {max_pixels}") from None
+    except Image.DecompressionBombError as error:  # PIL's own check, before ours: its message holds the size
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{found.group(1)} pixels" if found else f"more than {2 * Image.MAX_IMAGE_PIXELS} pixels"
+        raise ImageRejected("too_large", f"{name}: image too large: {size}, the limit is {max_pixels}") from None
     except Image.UnidentifiedImageError:
         raise ImageRejected("bad_format", f"{name}: not a readable image (allowed formats: "
                                           f"{', '.join(ALLOWED_FORMATS)})") from None
