@@ -431,10 +431,8 @@ def create_app(engine: SphinxInference, model_name: str = "sphinx-x", default_ma
         watcher: asyncio.Task | None = None
         handed_over = holding = False
         try:
-            body = validate_request(parse_json(await read_body(request, limits)))
-            check_limits(body, limits)
-            config = generation_config(body, default_max_tokens)
-            prepared = await run_in_threadpool(prepare, body.messages, limits)
+            raw = await read_body(request, limits)
+            body, config, prepared = await run_in_threadpool(parse_request, raw, limits, default_max_tokens)
             watcher = asyncio.create_task(watch_disconnect(request, gone))
             await admission.slot.acquire()
             holding = True
@@ -467,6 +465,16 @@ def create_app(engine: SphinxInference, model_name: str = "sphinx-x", default_ma
                 _release(admission, watcher, holding)
 
     return app
+
+
+def parse_request(raw: bytes, limits: ServerLimits, default_max_tokens: int
+                  ) -> tuple[ChatCompletionRequest, GenerationConfig, Prepared]:
+    """A body -> the request, its generation config and its messages with header-checked images
+    (in a worker thread: a 16 MB body takes seconds to parse and validate)."""
+    body = validate_request(parse_json(raw))
+    check_limits(body, limits)
+    config = generation_config(body, default_max_tokens)
+    return body, config, prepare(body.messages, limits)
 
 
 def _streamable(engine: SphinxInference, prepared: Prepared, limits: ServerLimits) -> Conversation:
