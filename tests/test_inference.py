@@ -6,13 +6,21 @@ The engine is the demo-sized model with random trainable weights drawn at a larg
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from PIL import Image
 
 from sphinx_x.data.processor import SphinxProcessor
 from sphinx_x.data.slots import SKIP
-from sphinx_x.inference import DESCRIBE_FIRST_PROMPT, Conversation, GenerationConfig, SphinxInference
+from sphinx_x.inference import (
+    DESCRIBE_FIRST_PROMPT,
+    Conversation,
+    GenerationCancelled,
+    GenerationConfig,
+    SphinxInference,
+)
 from tests.testkit.configs import compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -108,6 +116,30 @@ def test_stream_raises_generation_errors(engine):
     too_long = Conversation([{"role": "user", "content": "word " * 5000}])
     with pytest.raises(ValueError, match="max_length"):
         list(engine.stream(too_long, GREEDY))
+
+
+def test_a_set_cancel_event_stops_generation_after_the_current_token(engine):
+    """What the server does when a client disconnects (issue 10): the engine is free again at once."""
+    hello = [Conversation([{"role": "user", "content": "Hello"}])]  # answered until max_new_tokens
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    with pytest.raises(GenerationCancelled) as stopped:
+        engine.generate_full(hello, GenerationConfig(max_new_tokens=2000), cancel=cancel)
+    assert 0 < stopped.value.tokens < 2000 and not engine.lock.locked()
+    with pytest.raises(GenerationCancelled, match="after 0 tokens"):  # set before it starts: nothing is generated
+        engine.generate_full(hello, GenerationConfig(max_new_tokens=2000), cancel=cancel)
+    assert engine.generate_full(hello, GenerationConfig(max_new_tokens=3), cancel=threading.Event())[0].token_ids
+
+
+def test_a_cancelled_stream_raises_after_its_pieces(engine):
+    stream = engine.stream(Conversation([{"role": "user", "content": "Hello"}]), GenerationConfig(max_new_tokens=2000))
+    pieces = iter(stream)
+    assert next(pieces)
+    stream.cancel()
+    with pytest.raises(GenerationCancelled):
+        list(pieces)
+    assert stream.result is None and not stream.thread.is_alive()
 
 
 def test_sampling_with_a_seed_is_reproducible(engine, conversations):
