@@ -147,9 +147,11 @@ def test_serve_command_line(tmp_path, engine, monkeypatch):
     exported = engine.export(tmp_path / "my-model")
     seen = {}
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # main sets it for the process
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: seen.update(app=app, host=host, port=port))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: seen.update(
+        app=app, host=host, port=port, options=options))
     assert sphinx_x.serve.main([str(exported), "--port", "8123"]) == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    assert seen["options"] == {"server_header": False}  # no "server: uvicorn" header
     from fastapi.testclient import TestClient
 
     client = TestClient(seen["app"])

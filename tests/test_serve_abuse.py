@@ -292,7 +292,7 @@ def test_serve_flags_and_api_key_from_the_environment(tmp_path, engine, monkeypa
     exported = engine.export(tmp_path / "model")
     seen = {}
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", PILImage.MAX_IMAGE_PIXELS)  # restored after the test
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: seen.update(app=app))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: seen.update(app=app))
     monkeypatch.setenv("SPHINX_X_API_KEY", "from-env")
     assert sphinx_x.serve.main([str(exported), "--max-queue", "3", "--max-image-pixels", "1000000",
                                 "--allow-local-images", str(tmp_path)]) == 0

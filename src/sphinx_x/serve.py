@@ -579,7 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = args.model_name or (args.run.parent.parent.name if args.run.is_file() else args.run.resolve().name)
     app = create_app(engine, name, args.max_new_tokens, limits, api_key)
-    uvicorn.run(app, host=args.host, port=args.port)
+    uvicorn.run(app, host=args.host, port=args.port, server_header=False)
     return 0
 
 
