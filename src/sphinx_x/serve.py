@@ -279,12 +279,6 @@ def prepare(messages: Sequence[Message], limits: ServerLimits) -> Prepared:
     return Prepared(converted, sources)
 
 
-def to_conversation(messages: Sequence[Message], limits: ServerLimits | None = None) -> Conversation:
-    """OpenAI messages -> a conversation with decoded images (checks, then decodes, in one go)."""
-    limits = limits or ServerLimits()
-    return prepare(messages, limits).conversation(limits.max_image_pixels)
-
-
 def generation_config(request: ChatCompletionRequest, default_max_tokens: int) -> GenerationConfig:
     """Greedy unless ``temperature`` > 0; ``top_p`` applies when sampling."""
     if request.n != 1:
