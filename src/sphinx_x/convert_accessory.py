@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = convert_accessory(args.src, args.out, args.type, list(args.overrides), args.dtype)
     except (FileNotFoundError, KeyError, ValueError) as error:
-        print(f"sphinx-x-convert-accessory: {str(error).strip(chr(34) + chr(39))}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error  # KeyError quotes its str
+        print(f"sphinx-x-convert-accessory: {message}", file=sys.stderr)
         return 2
     print(f"converted {report.type} ({report.shards} model-parallel shards, {report.parameters} tensors) "
           f"-> {args.out}")

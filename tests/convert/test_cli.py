@@ -33,7 +33,10 @@ def test_convert_command_line(release, tmp_path, capsys):
                                                                "processor_config.json", "tokenizer.json"}
 
 
-def test_convert_command_line_errors(tmp_path, capsys):
+def test_convert_command_line_errors(release, tmp_path, capsys):
+    src, _ = release("llama_ens5_light")
+    assert main([str(src), str(tmp_path / "out"), "--type", "llama_ens5"]) == 2
+    assert capsys.readouterr().err.strip().endswith("meta.json says llama_type='llama_ens5_light'")
     assert main([str(tmp_path / "missing"), str(tmp_path / "out"), "--type", "llama_ens"]) == 2
     assert "is not a folder (a LLaMA2-Accessory checkpoint folder)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
