@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -91,7 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from sphinx_x.engines.instruct.inputs import folder_items
     from sphinx_x.engines.instruct.seeds import load_seeds
-    from sphinx_x.engines.ocr.shard_writer import OutputLocked, SettingsMismatch
 
     try:
         cfg, vlm, llm = config_from_args(args)
@@ -104,25 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"sphinx-x-build-instruct: {e}", file=sys.stderr)
         return 2
+    from sphinx_x.engines.api_shards import run_build_cli
     from sphinx_x.engines.instruct.pipeline import build
 
-    try:
-        manifest = build(items, args.out, seeds, vlm, llm, cfg, cache=args.cache, max_units=args.max_units,
-                         progress=not args.quiet)
-    except (OutputLocked, SettingsMismatch) as e:
-        print(f"sphinx-x-build-instruct: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished images are kept; rerun the same command to resume into {args.out}",
-              file=sys.stderr)
-        return 130
-    summary = {k: manifest[k] for k in ("units", "pending", "records", "records_per_task", "rejects", "usage")}
-    print(json.dumps(summary, indent=2))
-    if manifest["pending"]:
-        print(f"{manifest['pending']} images got no answer from the API: rerun the same command to do them",
-              file=sys.stderr)
-        return 3
-    return 0
+    return run_build_cli("sphinx-x-build-instruct", lambda: build(
+        items, args.out, seeds, vlm, llm, cfg, cache=args.cache, max_units=args.max_units, progress=not args.quiet),
+        args.out, "images")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -125,26 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"sphinx-x-build-som: {e}", file=sys.stderr)
         return 2
-    from sphinx_x.engines.ocr.shard_writer import OutputLocked, SettingsMismatch
+    from sphinx_x.engines.api_shards import run_build_cli
     from sphinx_x.engines.som.pipeline import build
 
-    try:
-        manifest = build(items_from_args(args), args.out, cfg, api, cache=args.cache, max_units=args.max_units,
-                         progress=not args.quiet)
-    except (OutputLocked, SettingsMismatch) as e:
-        print(f"sphinx-x-build-som: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished units are kept; rerun the same command to resume into {args.out}",
-              file=sys.stderr)
-        return 130
-    summary = {k: manifest[k] for k in ("units", "pending", "records", "records_per_task", "rejects", "usage")}
-    print(json.dumps(summary, indent=2))
-    if manifest["pending"]:
-        print(f"{manifest['pending']} units got no answer from the API: rerun the same command to do them",
-              file=sys.stderr)
-        return 3
-    return 0
+    return run_build_cli("sphinx-x-build-som", lambda: build(
+        items_from_args(args), args.out, cfg, api, cache=args.cache, max_units=args.max_units, progress=not args.quiet),
+        args.out, "units")
 
 
 if __name__ == "__main__":

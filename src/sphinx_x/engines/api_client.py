@@ -9,15 +9,18 @@ request still failing after every retry is :class:`ApiUnavailable`: its unit is 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 
@@ -194,3 +197,19 @@ class VlmClient:
         except ValueError:
             pass
         return min(delay, self.cfg.max_backoff)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_in_order(pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterator[T], window: int
+                 ) -> Iterator[tuple[T, Future[R]]]:
+    """``(item, future of work(item))`` in input order, with at most ``window`` items submitted and not
+    yet consumed (so a long input is never all in flight, and output stays resumable in order)."""
+    pending: deque[tuple[T, Future[R]]] = deque((i, pool.submit(work, i)) for i in itertools.islice(items, window))
+    while pending:
+        item, future = pending.popleft()
+        for nxt in itertools.islice(items, 1):
+            pending.append((nxt, pool.submit(work, nxt)))
+        yield item, future

@@ -10,11 +10,19 @@ a rerun with other settings is refused rather than mixed in.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sphinx_x.data.ocr.shards import MANIFEST
-from sphinx_x.engines.ocr.shard_writer import LOCK, ShardWriter, build_manifest
+from sphinx_x.engines.ocr.shard_writer import (
+    LOCK,
+    OutputLocked,
+    SettingsMismatch,
+    ShardWriter,
+    build_manifest,
+)
 
 USAGE = ("api_requests", "api_retries", "api_cache_hits", "prompt_tokens", "completion_tokens")
 
@@ -56,3 +64,25 @@ def api_manifest(done: list[dict[str, Any]], fmt: str, config: dict[str, Any] | 
 
 def read_manifest(out: str | Path) -> dict[str, Any]:
     return json.loads((Path(out) / MANIFEST).read_text())
+
+
+def run_build_cli(prog: str, build: Callable[[], dict[str, Any]], out: str | Path, units: str) -> int:
+    """Run an API engine's build for its CLI: a held lock or changed settings is one line (exit 2), an
+    interrupt keeps finished ``units`` (130), the summary is printed as JSON, and units the API never
+    answered exit 3 (rerun to do them)."""
+    try:
+        manifest = build()
+    except (OutputLocked, SettingsMismatch) as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished {units} are kept; rerun the same command to resume into {out}",
+              file=sys.stderr)
+        return 130
+    summary = {k: manifest[k] for k in ("units", "pending", "records", "records_per_task", "rejects", "usage")}
+    print(json.dumps(summary, indent=2))
+    if manifest["pending"]:
+        print(f"{manifest['pending']} {units} got no answer from the API: rerun the same command to do them",
+              file=sys.stderr)
+        return 3
+    return 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,41 @@ def read_ocr_pages(spec: SourceSpec, prompts: PromptPool) -> Iterator[Record | R
         for record in _read_shard(shard, end, cache / shard.stem):
             if isinstance(record, RecordError) or tasks is None or record.get("task") in tasks:
                 yield record if isinstance(record, RecordError) else _adapt(record, spec.name, pool)
+
+
+# option name -> (the record's value it selects on, the allowed names or None for any)
+Selectors = Mapping[str, tuple[Callable[[Record], Any], tuple[str, ...] | None]]
+
+
+def read_selected_pages(spec: SourceSpec, prompts: PromptPool, selectors: Selectors) -> Iterator[Record | RecordError]:
+    """``ocr_pages`` records kept when, for each selector option the spec sets, the record's value is
+    among the chosen names (rejects always pass through). Engines that write the OCR layout (Set-of-Mark,
+    MMInstruct) read their shards this way."""
+    chosen = {option: _chosen(spec, option, allowed) for option, (_, allowed) in selectors.items()}
+    pages = replace(spec, options={k: v for k, v in spec.options.items() if k not in selectors})
+    for item in read_ocr_pages(pages, prompts):
+        if isinstance(item, RecordError) or all(
+                names is None or selectors[option][0](item) in names for option, names in chosen.items()):
+            yield item
+
+
+def meta_value(key: str) -> Callable[[Record], str | None]:
+    """A selector value: ``record["meta"][key]`` when it is a string (a malformed record is left to validation)."""
+    def value(record: Record) -> str | None:
+        meta = record.get("meta")
+        found = meta.get(key) if isinstance(meta, dict) else None
+        return found if isinstance(found, str) else None
+    return value
+
+
+def _chosen(spec: SourceSpec, option: str, allowed: tuple[str, ...] | None) -> set[str] | None:
+    value: Any = spec.options.get(option)
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    if allowed is not None and (unknown := sorted(set(names) - set(allowed))):
+        raise ValueError(f"data.sources.{spec.name}.options.{option}: unknown {unknown}; allowed {allowed}")
+    return set(names)
 
 
 def _read_shard(shard: Path, end: int | None, cache: Path) -> Iterator[Record | RecordError]:

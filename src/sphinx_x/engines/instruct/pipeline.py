@@ -14,9 +14,9 @@ import io
 import itertools
 import json
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sphinx_x.engines.api_client import (
     ResponseCache,
     Usage,
     VlmClient,
+    map_in_order,
 )
 from sphinx_x.engines.api_shards import ApiShardWriter
 from sphinx_x.engines.instruct.config import FORMAT, InstructConfig
@@ -93,7 +94,7 @@ def build(items: Iterable[InstructItem], out: str | Path, seeds: Mapping[str, li
     workers = max(vlm.concurrency, llm.concurrency)
     try:
         with ThreadPoolExecutor(workers) as pool, tqdm(unit="image", disable=not progress, desc="mminstruct") as bar:
-            for unit, future in _in_order(pool, engine, todo, 2 * workers):
+            for unit, future in map_in_order(pool, lambda unit: process_unit(unit, engine), todo, 2 * workers):
                 try:
                     result = future.result()
                 except ApiUnavailable as e:
@@ -126,18 +127,6 @@ def _prepared(items: Iterable[InstructItem], seen: set[str], cfg: InstructConfig
             continue
         seen.add(digest)
         yield Unit(item, image, digest)
-
-
-def _in_order(pool: ThreadPoolExecutor, engine: Engine, units: Iterator[Unit], window: int
-              ) -> Iterator[tuple[Unit, Future]]:
-    """Futures in input order with at most ``window`` units submitted and not yet consumed."""
-    queue: deque[tuple[Unit, Future]] = deque((u, pool.submit(process_unit, u, engine))
-                                              for u in itertools.islice(units, window))
-    while queue:
-        unit, future = queue.popleft()
-        for nxt in itertools.islice(units, 1):
-            queue.append((nxt, pool.submit(process_unit, nxt, engine)))
-        yield unit, future
 
 
 def process_unit(unit: Unit, engine: Engine) -> PdfResult:

@@ -12,9 +12,9 @@ import io
 import itertools
 import logging
 import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from sphinx_x.engines.api_client import (
     ResponseCache,
     Usage,
     VlmClient,
+    map_in_order,
 )
 from sphinx_x.engines.ocr.shard_writer import PageOut, PdfResult
 from sphinx_x.engines.som.answers import AnswerError, parse_answer
@@ -87,7 +88,8 @@ def build(items: Iterable[SomItem | RecordError], out: str | Path, cfg: SomConfi
     try:
         with ThreadPoolExecutor(api.concurrency if api else 1) as pool, \
                 tqdm(unit="unit", disable=not progress, desc="som") as bar:
-            for unit, future in _in_order(pool, engine, todo, 2 * (api.concurrency if api else 1)):
+            window = 2 * (api.concurrency if api else 1)
+            for unit, future in map_in_order(pool, lambda unit: process_unit(unit, engine), todo, window):
                 try:
                     result = future.result()
                 except ApiUnavailable as e:
@@ -134,18 +136,6 @@ def _units(items: Iterable[SomItem | RecordError], cfg: SomConfig) -> Iterator[U
     for index in range(cfg.multipanel):
         chosen, layout = choose_figure(len(pool), index, cfg.style.seed, cfg.min_panels, cfg.max_panels)
         yield index, [pool[i] for i in chosen], layout
-
-
-def _in_order(pool: ThreadPoolExecutor, engine: Engine, units: Iterator[Unit], window: int
-              ) -> Iterator[tuple[Unit, Future]]:
-    """Futures in input order with at most ``window`` units submitted and not yet consumed."""
-    pending: deque[tuple[Unit, Future]] = deque((u, pool.submit(process_unit, u, engine))
-                                                for u in itertools.islice(units, window))
-    while pending:
-        unit, future = pending.popleft()
-        for nxt in itertools.islice(units, 1):
-            pending.append((nxt, pool.submit(process_unit, nxt, engine)))
-        yield unit, future
 
 
 def process_unit(unit: Unit, engine: Engine) -> PdfResult:
