@@ -11,7 +11,15 @@ from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem
 from omegaconf import open_dict
 
 from sphinx_x.plan import recipe_launch
-from sphinx_x.runtime.memory import GiB, ModelShape, activation_bytes, check_fits, model_shape, plan_config, plan_strategy
+from sphinx_x.runtime.memory import (
+    GiB,
+    ModelShape,
+    activation_bytes,
+    check_fits,
+    model_shape,
+    plan_config,
+    plan_strategy,
+)
 from tests.testkit.configs import compose_config
 
 # All parameters trainable, bf16: what DeepSpeed's estimators assume.
