@@ -30,16 +30,10 @@ def recipe_launch(cfg: DictConfig, shape: ModelShape) -> tuple[str, bool] | None
         recipe.data.micro_batch_size = int(launch.micro_batch_size)
     report = plan_config(recipe, shape)
     fits = report.chosen.fits(report.device_bytes)
-    overrides = " ".join(f"{k}={v}" for k, v in recipe_overrides(cfg).items())
+    overrides = (f"strategy={launch.strategy} trainer=gpu trainer.devices={launch.devices} "
+                 f"trainer.num_nodes={launch.num_nodes} data.micro_batch_size={launch.micro_batch_size}")
     return f"family recipe: {overrides}: {report.chosen.total / GiB:.1f} GiB per device, " + (
         "fits" if fits else "DOES NOT FIT"), fits
-
-
-def recipe_overrides(cfg: DictConfig) -> dict[str, object]:
-    """The family's launch as train overrides (README's launch recipes are these)."""
-    launch = cfg.model.recipe.launch
-    return {"strategy": launch.strategy, "trainer": "gpu", "trainer.devices": launch.devices,
-            "trainer.num_nodes": launch.num_nodes, "data.micro_batch_size": launch.micro_batch_size}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://sphinx_x.conf", config_name="plan")

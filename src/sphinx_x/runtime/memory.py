@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 GiB = 1024**3
@@ -238,9 +237,3 @@ def check_fits(cfg: DictConfig, shape: ModelShape | None = None) -> PlanReport |
             "(sphinx-x-plan shows the breakdown; plan.check=false skips this check)")
     return report
 
-
-def device_memory_gb() -> float | None:
-    """The first CUDA device's memory in GiB, when there is one."""
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_properties(0).total_memory / GiB
