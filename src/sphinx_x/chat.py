@@ -20,10 +20,9 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from sphinx_x.data.records import IMAGE_TOKEN
-from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference, resolve_device
+from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference, engine_for_cli, resolve_device
 from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.safe_images import DEFAULT_MAX_PIXELS, ImageRejected, read_local_image, set_pil_pixel_limit
-from sphinx_x.safe_loading import UnsafeLoadError
 
 HELP = "commands: /image PATH (attach to the next question), /reset (new conversation), /quit"
 
@@ -182,11 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = OmegaConf.to_container(load_conf_file("chat.yaml"))
     args = _parser(defaults).parse_args(argv)  # type: ignore[arg-type]
     set_pil_pixel_limit(args.max_image_pixels)
-    try:
-        engine = SphinxInference.from_run(args.run, device=resolve_device(args.device),
-                                          trust_remote_code=args.trust_remote_code or None)
-    except UnsafeLoadError as error:
-        print(f"sphinx-x-chat: error: {error}", file=sys.stderr)
+    engine = engine_for_cli("sphinx-x-chat", args.run, resolve_device(args.device), args.trust_remote_code)
+    if engine is None:
         return 2
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
                               temperature=args.temperature if args.temperature > 0 else 1.0, top_p=args.top_p)

@@ -10,8 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sphinx_x.inference import SphinxInference
-from sphinx_x.safe_loading import UnsafeLoadError
+from sphinx_x.inference import engine_for_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,10 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="allow a saved config's llm.trust_remote_code (runs the LLM folder's Python code)")
     args = parser.parse_args(argv)
-    try:
-        engine = SphinxInference.from_run(args.run, trust_remote_code=args.trust_remote_code or None)
-    except UnsafeLoadError as error:
-        print(f"sphinx-x-export: error: {error}", file=sys.stderr)
+    engine = engine_for_cli("sphinx-x-export", args.run, trust_remote_code=args.trust_remote_code)
+    if engine is None:
         return 2
     print(engine.export(args.out_dir))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from sphinx_x.model.init_from import load_init_weights
 from sphinx_x.model.llm import prune_experts, set_active_experts
 from sphinx_x.model.sphinx import SphinxX
 from sphinx_x.runtime.config import checked_build
-from sphinx_x.safe_loading import check_remote_code, load_checkpoint
+from sphinx_x.safe_loading import UnsafeLoadError, check_remote_code, load_checkpoint
 
 DESCRIBE_FIRST_PROMPT = "Describe the image in detail."
 
@@ -306,6 +307,17 @@ class GenerationStream:
 def _partial_stop(text: str, stops: Sequence[str]) -> int:
     """Length of the longest end of ``text`` that begins a stop string (held back while streaming)."""
     return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+
+
+def engine_for_cli(prog: str, run: str | Path, device: str = "cpu", trust_remote_code: bool = False
+                   ) -> SphinxInference | None:
+    """The engine of ``run`` for a command-line tool, or None after printing why loading was refused
+    (the tool then exits 2)."""
+    try:
+        return SphinxInference.from_run(run, device=device, trust_remote_code=trust_remote_code or None)
+    except UnsafeLoadError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return None
 
 
 def resolve_device(name: str) -> str:

@@ -47,11 +47,11 @@ from sphinx_x.inference import (
     GenerationConfig,
     GenerationStream,
     SphinxInference,
+    engine_for_cli,
     resolve_device,
 )
 from sphinx_x.runtime.config import load_conf_file
 from sphinx_x.safe_images import ImageRejected, decode_image, image_header, set_pil_pixel_limit
-from sphinx_x.safe_loading import UnsafeLoadError
 from sphinx_x.serve_guard import (
     API_KEY_ENV,
     Admission,
@@ -565,11 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         log.warning("serving on %s without an API key: anyone who can reach it can use the model", args.host)
     set_pil_pixel_limit(limits.max_image_pixels)
-    try:
-        engine = SphinxInference.from_run(args.run, device=resolve_device(args.device),
-                                          trust_remote_code=args.trust_remote_code or None)
-    except UnsafeLoadError as error:
-        print(f"sphinx-x-serve: error: {error}", file=sys.stderr)
+    engine = engine_for_cli("sphinx-x-serve", args.run, resolve_device(args.device), args.trust_remote_code)
+    if engine is None:
         return 2
     name = args.model_name or (args.run.parent.parent.name if args.run.is_file() else args.run.resolve().name)
     app = create_app(engine, name, args.max_new_tokens, limits, api_key)
