@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from sphinx_x.data.bucketing import estimated_length
 from sphinx_x.data.dataset import MixtureDataset
 from sphinx_x.data.mixture import MixtureSampler, mixture_weights
 from sphinx_x.data.processor import SphinxProcessor
@@ -113,9 +114,14 @@ class SphinxDataModule(L.LightningDataModule):
         self.weights = dict(zip(self.train_set.names, weights.tolist(), strict=True))
         log.info("mixture weights: %s; %d samples per epoch",
                  {k: round(v, 4) for k, v in self.weights.items()}, self.samples_per_epoch)
+        lengths = None
+        if self.cfg.bucket_by_length:
+            slots = self.processor.layout.max_slots
+            lengths = [estimated_length(record, slots) for record in self.train_set.records]
         self.sampler = MixtureSampler(self.train_set.counts, weights, self.samples_per_epoch, self.cfg.seed,
                                       rank=trainer.global_rank if trainer else 0,
-                                      world_size=trainer.world_size if trainer else 1)
+                                      world_size=trainer.world_size if trainer else 1,
+                                      lengths=lengths, micro_batch_size=int(self.cfg.micro_batch_size))
         if self._pending_state:
             self.sampler.load_state_dict(self._pending_state)
 

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sphinx_x.data.bucketing import bucket_order
+
 WEIGHTINGS = ("size", "explicit", "temperature")
 
 
@@ -53,11 +55,14 @@ class MixtureSampler(torch.utils.data.Sampler[int]):
     shuffled order, and its records are drawn without replacement (a source drawn more often than it
     has records starts a new pass). The sequence depends only on ``(seed, epoch)``; each rank
     takes every ``world_size``-th draw. ``consumed`` (global draws already trained on) lets a
-    resumed run continue the same sequence mid-epoch.
+    resumed run continue the same sequence mid-epoch. With ``lengths`` (estimated tokens per flat
+    index) and ``micro_batch_size``, the epoch is reordered by :func:`bucket_order` so micro-batches
+    hold similar lengths (still a fixed permutation of the same draws).
     """
 
     def __init__(self, counts: Sequence[int], weights: Sequence[float], num_samples: int, seed: int = 0,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, lengths: Sequence[int] | None = None,
+                 micro_batch_size: int = 1):
         if len(counts) != len(weights):
             raise ValueError("one weight per source")
         if num_samples < world_size:
@@ -71,6 +76,8 @@ class MixtureSampler(torch.utils.data.Sampler[int]):
         self.world_size = world_size
         self.epoch = 0
         self.consumed = 0
+        self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        self.micro_batch_size = micro_batch_size
 
     def global_sequence(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """(source id, index within source) for every draw of ``epoch``."""
@@ -87,6 +94,9 @@ class MixtureSampler(torch.utils.data.Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         sources, items = self.global_sequence(self.epoch)
         flat = self.offsets[sources] + items
+        if self.lengths is not None:
+            flat = bucket_order(flat, self.lengths[flat], self.micro_batch_size * self.world_size,
+                                seed=(self.seed, self.epoch, 1))
         start = self.consumed - self.consumed % self.world_size
         return iter(flat[start + self.rank :: self.world_size].tolist())
 
