@@ -136,7 +136,7 @@ class SphinxDataModule(L.LightningDataModule):
         workers = int(self.cfg.num_workers)
         return torch.utils.data.DataLoader(
             dataset, batch_size=self.cfg.micro_batch_size, sampler=sampler, num_workers=workers,
-            collate_fn=self.processor.collator(dataset.names, padding_side),
+            collate_fn=self.processor.collator(dataset.names, padding_side, packing=bool(self.cfg.packing)),
             pin_memory=bool(self.cfg.pin_memory), persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None)
 

@@ -77,10 +77,12 @@ class SphinxProcessor:
             raise RecordError("too_long", f"prompt exceeds max_length={self.max_length}", record["id"])
         return self._sample(record, list(images), frames, keeps, tokens)
 
-    def collator(self, source_names: list[str], padding_side: str = "right", pad_to_multiple_of: int = 8
-                 ) -> Collator:
-        """The batch collator (picklable, for DataLoader workers)."""
-        return Collator(self.pad_id, source_names, padding_side, pad_to_multiple_of)  # type: ignore[arg-type]
+    def collator(self, source_names: list[str], padding_side: str = "right", pad_to_multiple_of: int = 8,
+                 packing: bool = False) -> Collator:
+        """The batch collator (picklable, for DataLoader workers); ``packing`` packs samples into rows of
+        ``max_length`` tokens."""
+        return Collator(self.pad_id, source_names, padding_side, pad_to_multiple_of,  # type: ignore[arg-type]
+                        pack_length=self.max_length if packing else None)
 
     def _in_model_frame(self, record: Record, images: Sequence[Image.Image]
                         ) -> tuple[list[ImageFrame], list[list[bool]], list[dict[str, str]]]:

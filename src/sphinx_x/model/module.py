@@ -46,7 +46,8 @@ class SphinxModule(L.LightningModule):
     # ----------------------------------------------------------------- steps
     def forward(self, batch: Batch, return_logits: bool = False):
         return self.model(batch.input_ids, batch.attention_mask, batch.slot_kind, batch.pixels,
-                          labels=batch.labels, return_logits=return_logits)
+                          labels=batch.labels, return_logits=return_logits, position_ids=batch.position_ids,
+                          sample_index=batch.sample_index)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         self._count_per_source(batch)
@@ -91,7 +92,7 @@ class SphinxModule(L.LightningModule):
         """
         names = batch.sources
         index = batch.source_index.to(self.device)
-        lengths = batch.attention_mask.to(self.device).sum(dim=1)
+        lengths = batch.sample_lengths().to(self.device)
         counts = torch.zeros(3, len(names), dtype=torch.long, device=self.device)
         counts[0].index_add_(0, index, torch.ones_like(index))
         counts[1].index_add_(0, index, lengths.long())

@@ -18,8 +18,8 @@ from sphinx_x.model.mov import MixtureOfVisualExperts
 class SphinxOutput:
     loss: torch.Tensor  # scalar: token-mean LM loss (+ router aux loss for MoE LLMs)
     lm_loss: torch.Tensor  # scalar
-    per_sample_loss_sum: torch.Tensor  # (batch,)
-    per_sample_tokens: torch.Tensor  # (batch,)
+    per_sample_loss_sum: torch.Tensor  # (samples,)
+    per_sample_tokens: torch.Tensor  # (samples,)
     aux_loss: torch.Tensor | None
     logits: torch.Tensor | None
 
@@ -54,21 +54,32 @@ class SphinxX(nn.Module):
         return embeds
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, slot_kind: torch.Tensor,
-                pixels: torch.Tensor, labels: torch.Tensor | None = None, return_logits: bool = False
-                ) -> SphinxOutput:
+                pixels: torch.Tensor, labels: torch.Tensor | None = None, return_logits: bool = False,
+                position_ids: torch.Tensor | None = None, sample_index: torch.Tensor | None = None) -> SphinxOutput:
+        """Packed rows (see ``Collator``) pass ``position_ids`` restarting at 0 per sample and
+        ``sample_index``; transformers then keeps the samples apart, and per-sample sums are per sample."""
         embeds = self.embed(input_ids, slot_kind, pixels)
         moe = is_mixture_of_experts(self.llm)
         extra = {"output_router_logits": True} if moe else {}
+        if position_ids is not None:  # packed: the mask comes from the position restarts
+            extra["position_ids"] = position_ids
+            attention_mask = None
         out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False, **extra)
-        logits = out.logits  # (batch, length, vocab)
+        logits = out.logits  # (rows, length, vocab)
+        samples = len(logits) if sample_index is None else int(sample_index.max()) + 1
         if labels is None:
             zero = logits.new_zeros(())
-            return SphinxOutput(zero, zero, logits.new_zeros(len(logits)), logits.new_zeros(len(logits)), None, logits)
+            return SphinxOutput(zero, zero, logits.new_zeros(samples), logits.new_zeros(samples), None, logits)
         targets = labels[:, 1:]
         token_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(),
                                      ignore_index=IGNORE_INDEX, reduction="none").view_as(targets)
-        per_sample_sum = token_loss.sum(dim=1)  # (batch,)
-        per_sample_tokens = (targets != IGNORE_INDEX).sum(dim=1)  # (batch,)
+        counted = targets != IGNORE_INDEX
+        if sample_index is None:
+            per_sample_sum, per_sample_tokens = token_loss.sum(dim=1), counted.sum(dim=1)  # (batch,)
+        else:
+            owner = sample_index[:, 1:][counted]  # the sample of each counted target
+            per_sample_sum = token_loss.new_zeros(samples).index_add_(0, owner, token_loss[counted])
+            per_sample_tokens = torch.bincount(owner, minlength=samples)
         lm_loss = per_sample_sum.sum() / per_sample_tokens.sum().clamp(min=1)
         aux = getattr(out, "aux_loss", None) if moe else None
         loss = lm_loss + self.llm.config.router_aux_loss_coef * aux if aux is not None else lm_loss
