@@ -49,26 +49,29 @@ def _ckpt(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, monkeypatch, one_thread):
-    straight = train(demo_config(*RUN, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
+@pytest.mark.parametrize("collation", [(), ("data.packing=true", "data.bucket_by_length=true")],
+                         ids=["padded", "packed+bucketed"])
+def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, monkeypatch, one_thread, collation):
+    run = (*RUN, *collation)
+    straight = train(demo_config(*run, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
 
     with monkeypatch.context() as patch:  # killed in the middle of step 3's accumulation
         _killed_after(patch, 5)
         with pytest.raises(Killed):
-            train(demo_config(*RUN, output_dir=tmp_path / "a"), str(tmp_path / "a"))
+            train(demo_config(*run, output_dir=tmp_path / "a"), str(tmp_path / "a"))
     step2 = tmp_path / "a" / "checkpoints" / "step-00000002.ckpt"
     assert not (tmp_path / "a" / "checkpoints" / "step-00000004.ckpt").exists()
 
     with monkeypatch.context() as patch:  # resumed, then killed in the middle of step 5's accumulation
         _killed_after(patch, 5)
         with pytest.raises(Killed):
-            train(demo_config(*RUN, f"ckpt_path={step2}", output_dir=tmp_path / "b"), str(tmp_path / "b"))
+            train(demo_config(*run, f"ckpt_path={step2}", output_dir=tmp_path / "b"), str(tmp_path / "b"))
     step4 = tmp_path / "b" / "checkpoints" / "step-00000004.ckpt"
     saved = sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("step-*.ckpt"))
     assert saved == ["step-00000004.ckpt"]  # none mid-accumulation right after the resume
     assert _ckpt(step4)["SphinxDataModule"]["sampler"]["consumed"] == 4 * 4  # 4 steps x 4 samples
 
-    resumed = train(demo_config(*RUN, f"ckpt_path={step4}", output_dir=tmp_path / "c"), str(tmp_path / "c"))
+    resumed = train(demo_config(*run, f"ckpt_path={step4}", output_dir=tmp_path / "c"), str(tmp_path / "c"))
     assert resumed["global_step"] == straight["global_step"] == 6
     expected, got = _ckpt(Path(straight["checkpoint"])), _ckpt(Path(resumed["checkpoint"]))
     assert expected["state_dict"].keys() == got["state_dict"].keys()
