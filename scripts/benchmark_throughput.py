@@ -1,12 +1,15 @@
-"""Training throughput under three collations (padded, length-bucketed, packed), skip tokens on and off.
+"""Training throughput under three collations (padded, length-bucketed, packed), skip tokens on and off,
+and the data pipeline alone at the paper's tile sizes.
 
-    python scripts/benchmark_throughput.py [--steps 30] [--device cpu|cuda] [--model demo] [--out FILE]
+    python scripts/benchmark_throughput.py [--steps 30] [--device cpu|cuda] [--out FILE]
 
 Every configuration trains the same model from the same initial weights on the same mixture stream
 (the demo world: images of several aspect ratios, short VQA answers to long captions and dialogues)
 for ``--steps`` micro-batches after 3 warm-up ones, with forward, backward and AdamW, and reports
 samples/s, real (non-pad) tokens/s, the padding fraction and peak memory (RSS on CPU,
-``torch.cuda.max_memory_allocated`` on a GPU). Results go to
+``torch.cuda.max_memory_allocated`` on a GPU). The data pipeline alone (decode, tile, tokenise,
+collate in DataLoader workers) runs on JPEG and PNG photos of the seven aspect ratios below, at
+SPHINX-Tiny's tiling (512 px tiles, 2x2 "448" and 3x3 "672" grids), with 0..N workers. Results go to
 ``experiments/benchmarks/throughput_<device>.json`` with the command line and the device.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -30,6 +34,7 @@ from sphinx_x.data.tokenize import load_tokenizer
 from sphinx_x.model.build import build_sphinx
 from sphinx_x.train import ensure_demo_world
 
+ASPECTS = [(1, 1), (4, 3), (3, 4), (16, 9), (2, 1), (1, 2), (3, 1)]
 COLLATIONS = {"padded": [], "bucketed": ["data.bucket_by_length=true"], "packed": ["data.packing=true"]}
 
 
@@ -50,6 +55,8 @@ def measure(overrides: list[str], steps: int, device: str, workdir: Path) -> dic
     samples = real = total = 0
     elapsed = 0.0
     for step in range(steps + 3):
+        if step == 3:
+            loop_started = time.perf_counter()
         batch = next(batches).to(device)
         if device == "cuda":
             torch.cuda.synchronize()
@@ -68,9 +75,96 @@ def measure(overrides: list[str], steps: int, device: str, workdir: Path) -> dic
             total += batch.attention_mask.numel()
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    loop_s = (time.perf_counter() - loop_started) / steps
     return {"samples_per_s": round(samples / elapsed, 2), "real_tokens_per_s": round(real / elapsed, 1),
             "padding_fraction": round(1 - real / total, 4), "step_s": round(elapsed / steps, 4),
+            "step_with_data_s": round(loop_s, 4),
             "peak_memory_mb": round(peak / 2**20, 1), "samples": samples}
+
+
+def measure_lightning(steps: int, workdir: Path) -> dict[str, Any]:
+    """Seconds between consecutive training-batch starts in ``sphinx_x.train`` (Lightning, one
+    micro-batch per step, no validation or checkpoints in the window): data, step, logging, callbacks."""
+    import lightning as L
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    import sphinx_x.train as training
+
+    starts: list[float] = []
+
+    class Clock(L.Callback):
+        def on_train_batch_start(self, *args: Any) -> None:
+            starts.append(time.perf_counter())
+
+    run = workdir / "lightning"
+    GlobalHydra.instance().clear()
+    with initialize_config_module("sphinx_x.conf", version_base=None):
+        cfg = compose("train", return_hydra_config=True, overrides=[
+            "experiment=demo", "data.num_workers=0", "global_batch_size=8", f"trainer.max_steps={steps + 4}",
+            "trainer.val_check_interval=100000", "callbacks.benchmark_validation=null",
+            "callbacks.checkpoint.every_n_train_steps=100000", f"hydra.run.dir={run}"])
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    build = training.build_trainer
+
+    def with_clock(*args: Any, **kwargs: Any) -> L.Trainer:
+        trainer = build(*args, **kwargs)
+        trainer.callbacks.append(Clock())
+        return trainer
+
+    training.build_trainer = with_clock
+    try:
+        training.train(cfg, str(run))
+    finally:
+        training.build_trainer = build
+    gaps = [b - a for a, b in zip(starts[3:], starts[4:], strict=False)]
+    return {"step_with_data_s": round(sum(gaps) / len(gaps), 4), "steps": len(gaps)}
+
+
+def write_photos(folder: Path, count: int = 56) -> list[dict[str, Any]]:
+    """Noise-textured photos (JPEG and PNG, long side 1024 px) and records with short to long answers."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(count):
+        w, h = ASPECTS[i % len(ASPECTS)]
+        scale = 1024 / max(w, h)
+        size = (round(w * scale), round(h * scale))
+        pixels = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+        path = folder / f"photo_{i}.{'jpg' if i % 2 else 'png'}"
+        Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR).save(path)
+        answer = " ".join(["word"] * int(rng.choice([1, 8, 60, 250])))  # short VQA ... a long OCR page
+        records.append({"id": str(i), "source": "photos", "task": "vqa", "images": [str(path)],
+                        "messages": [{"role": "user", "content": "<image>\nWhat does the page say?"},
+                                     {"role": "assistant", "content": answer}]})
+    return records
+
+
+def measure_pipeline(records: list[dict[str, Any]], tiling: str, workers: int, workdir: Path) -> dict[str, Any]:
+    """Samples/s of decode + tile + tokenise + collate alone (no model), micro-batches of 8."""
+    from sphinx_x.data.dataset import MixtureDataset
+
+    with initialize_config_module("sphinx_x.conf", version_base=None):
+        cfg = compose("train", overrides=["experiment=demo", f"paths.output_dir={workdir}",
+                                          f"data.rejects_path={workdir / 'rejects.jsonl'}"])
+        paper = compose("train", overrides=["model=sphinx_tiny", f"model/tiling={tiling}", "model.max_length=4096",
+                                            f"paths.output_dir={workdir}"])
+    ensure_demo_world(cfg)
+    processor = SphinxProcessor.from_config(load_tokenizer(cfg.model.tokenizer), paper.model, paper.data)
+    dataset = MixtureDataset([("photos", records)], processor)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=8, num_workers=workers,
+                                         collate_fn=processor.collator(["photos"]))
+    started = time.perf_counter()
+    samples = sum(len(batch) for batch in loader)
+    return {"samples_per_s": round(samples / (time.perf_counter() - started), 2), "samples": samples}
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -94,6 +188,20 @@ def main(argv: list[str] | None = None) -> Path:
         for name in ("bucketed", "packed"):
             entry = results[f"{name}/skip_tokens={skip}"]
             entry["real_tokens_per_s_vs_padded"] = round(entry["real_tokens_per_s"] / padded, 3)
+    lightning = measure_lightning(args.steps, args.workdir)
+    plain = results["padded/skip_tokens=on"]["step_with_data_s"]
+    overhead = {"plain_loop_step_s": plain, "lightning_step_s": lightning["step_with_data_s"],
+                "ratio": round(lightning["step_with_data_s"] / plain, 3),
+                "what": "the same config (padded, skip on, micro-batch 8, no workers) in sphinx_x.train vs "
+                        "the plain forward/backward/AdamW loop above, data fetch included in both"}
+    print("lightning overhead", overhead, flush=True)
+    photos = write_photos(args.workdir / "photos")
+    pipeline: dict[str, Any] = {}
+    for tiling in ("grid448", "grid672"):
+        for workers in range(0, (os.cpu_count() or 1) + 1):
+            key = f"{tiling}/workers={workers}"
+            pipeline[key] = measure_pipeline(photos, tiling, workers, args.workdir)
+            print(key, pipeline[key], flush=True)
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'cpu'}, " \
         f"{torch.get_num_threads()} threads"
     out = args.out or Path("experiments/benchmarks") / f"throughput_{args.device}.json"
@@ -102,7 +210,12 @@ def main(argv: list[str] | None = None) -> Path:
         "command": " ".join(["python", "scripts/benchmark_throughput.py", *(argv or sys.argv[1:])]),
         "device": device, "model": "demo (tiny random LLaMA + tiny ConvNeXt/DINOv2 MoV), float32",
         "stream": "the demo world's training mixture (demo_llava + demo_text), micro-batch 8",
-        "steps_measured": args.steps, "results": results}, indent=2) + "\n")
+        "steps_measured": args.steps, "results": results, "lightning_overhead": overhead,
+        "data_pipeline": {"what": "decode + tile + tokenise + collate of 56 photos (JPEG/PNG, long side 1024, "
+                                  "aspect ratios " + ", ".join(f"{w}:{h}" for w, h in ASPECTS) + ") at "
+                                  "SPHINX-Tiny's tiling, micro-batches of 8, no model; compare with the "
+                                  "training samples/s above",
+                          "results": pipeline}}, indent=2) + "\n")
     print(out)
     return out
 
