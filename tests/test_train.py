@@ -206,3 +206,5 @@ def test_slurm_launcher_composes_from_trainer_fields(tmp_path):
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 8, 8)
+    # preemption: SLURM signals 120 s before the kill, submitit requeues up to 3 times (ckpt_path auto resumes)
+    assert (launcher.signal_delay_s, launcher.max_num_timeout) == (120, 3)

@@ -83,3 +83,42 @@ def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, 
     assert sum(got["per_source_totals"]["samples"].values()) == 6 * 4
     for name in ("train/samples/demo_llava", "train/tokens/demo_text"):
         assert resumed["metrics"][name] == straight["metrics"][name]
+
+
+def test_requeued_job_resumes_from_its_run_directory(demo_config, tmp_path, monkeypatch, one_thread):
+    """A SLURM job killed and restarted in the same run directory (ckpt_path null means auto there)
+    continues from its newest checkpoint and ends with the uninterrupted run's weights."""
+    straight = train(demo_config(*RUN, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
+    run = tmp_path / "job"
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    with monkeypatch.context() as patch:  # first start: no checkpoint yet, killed after step 2 was saved
+        _killed_after(patch, 5)
+        with pytest.raises(Killed):
+            train(demo_config(*RUN, output_dir=run), str(run))
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    counter = KillAt(10**6)  # counts this process's micro-batches, never kills
+    build = sphinx_x.train.build_trainer
+    monkeypatch.setattr(sphinx_x.train, "build_trainer", lambda *a, **k: _with(build(*a, **k), counter))
+    requeued = train(demo_config(*RUN, output_dir=run), str(run))
+    assert requeued["global_step"] == 6 and counter.seen == (6 - 2) * 2  # steps 3..6 only, 2 micro-batches each
+    expected, got = _ckpt(Path(straight["checkpoint"])), _ckpt(Path(requeued["checkpoint"]))
+    for key, value in expected["state_dict"].items():
+        assert torch.equal(value, got["state_dict"][key]), key
+    assert got["SphinxDataModule"]["sampler"] == expected["SphinxDataModule"]["sampler"]
+
+
+def _with(trainer: L.Trainer, callback: L.Callback) -> L.Trainer:
+    trainer.callbacks.append(callback)
+    return trainer
+
+
+def test_ckpt_path_auto_outside_slurm(tmp_path, monkeypatch):
+    from sphinx_x.train import resolve_ckpt_path
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert resolve_ckpt_path(None, str(tmp_path)) is None
+    assert resolve_ckpt_path("auto", str(tmp_path)) is None  # first start
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step-00000002.ckpt").write_bytes(b"x")
+    assert resolve_ckpt_path("auto", str(tmp_path)) == str(tmp_path / "checkpoints" / "step-00000002.ckpt")
+    assert resolve_ckpt_path("some/other.ckpt", str(tmp_path)) == "some/other.ckpt"

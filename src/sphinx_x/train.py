@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,23 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
 
 
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
+    """``auto`` (the default under SLURM, where ``null`` means ``auto``): the run directory's newest
+    checkpoint (``checkpoints/last.ckpt`` or a step checkpoint), so a requeued job resumes where the
+    last one saved; ``None`` on a first start. Any other value is passed on unchanged."""
+    if ckpt_path is None and "SLURM_JOB_ID" in os.environ:
+        ckpt_path = "auto"
+    if ckpt_path != "auto":
+        return ckpt_path
+    saved = [p for p in (Path(output_dir) / "checkpoints").glob("*.ckpt") if p.is_file()]
+    if not saved:
+        log.info("ckpt_path=auto: no checkpoint in %s/checkpoints, starting from scratch", output_dir)
+        return None
+    newest = max(saved, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"))
+    log.info("ckpt_path=auto: resuming from %s", newest)
+    return str(newest)
+
+
 def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     """Fit the model described by ``cfg``; returns the final logged metrics, the run's paths and the
     rejected records per source (rejected when read, plus rejected training draws over all ranks: the
@@ -42,7 +60,7 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     if trainer.is_global_zero:
         processor.save_pretrained(Path(output_dir) / "processor")
         OmegaConf.save(cfg, Path(output_dir) / "config.yaml", resolve=True)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
     return {"metrics": metrics, "output_dir": output_dir, "checkpoint": str(last) if last.exists() else None,
