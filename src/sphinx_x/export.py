@@ -2,7 +2,8 @@
 that :meth:`sphinx_x.inference.SphinxInference.from_run` (and so evaluate / chat / serve) loads.
 
 The checkpoint is read with ``torch.load(weights_only=True)``: one that holds anything but tensors and plain
-data is refused before it can run code (see :mod:`sphinx_x.safe_loading`)."""
+data is refused before it can run code (see :mod:`sphinx_x.safe_loading`). A LoRA run's adapters are merged
+into the LLM first (a 4-bit QLoRA base is refused: export with ``quantization: null``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sphinx_x.inference import engine_for_cli
+from sphinx_x.inference import SphinxInference, engine_for_cli
+from sphinx_x.model.lora import merge_lora
+
+
+def merge_adapters(engine: SphinxInference) -> int:
+    """Fold a LoRA run's adapters into its LLM (see :func:`sphinx_x.model.lora.merge_lora`): the export
+    then holds the whole merged LLM and a config with ``lora: null``, and loads without peft. Returns
+    how many adapters were merged (0 for a run without LoRA)."""
+    llm_cfg = engine.model_cfg["llm"]
+    if not llm_cfg.get("lora"):
+        return 0
+    merged = merge_lora(engine.model.llm)
+    engine.model.llm.requires_grad_(True)  # now trained weights: exported whole (trainable_state_dict)
+    engine.model_cfg = {**engine.model_cfg, "train_llm": True, "llm": {**llm_cfg, "lora": None}}
+    return merged
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = engine_for_cli("sphinx-x-export", args.run, trust_remote_code=args.trust_remote_code)
     if engine is None:
         return 2
+    try:
+        merged = merge_adapters(engine)
+    except ValueError as error:
+        print(f"sphinx-x-export: error: {error}", file=sys.stderr)
+        return 2
+    if merged:
+        print(f"merged {merged} LoRA adapters into the LLM")
     print(engine.export(args.out_dir))
     return 0
 

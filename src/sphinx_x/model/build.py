@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from sphinx_x.data.tiling import expert_configs, query_expert_configs
 from sphinx_x.model.encoders import ConvNeXtEncoder, HFViTEncoder, VisionEncoder
 from sphinx_x.model.llm import build_llm
+from sphinx_x.model.lora import apply_lora, seeded_base
 from sphinx_x.model.mov import MixtureOfVisualExperts
 from sphinx_x.model.qformer import QFormerEncoder
 from sphinx_x.model.sphinx import SphinxX
@@ -76,9 +77,12 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
     over the built ones (``load_init=False`` leaves that to the caller).
     """
     llm_kwargs: dict[str, Any] = OmegaConf.to_container(model_cfg.llm, resolve=True)  # type: ignore[assignment]
-    llm = build_llm(**llm_kwargs, device=device)
-    if vocab_size is not None and vocab_size > llm.get_input_embeddings().num_embeddings:
-        llm.resize_token_embeddings(vocab_size, mean_resizing=False)
+    lora = llm_kwargs.pop("lora", None)
+    with seeded_base(lora):  # LoRA: the frozen base is rebuilt, never saved
+        llm = build_llm(**llm_kwargs, device=device)
+        if vocab_size is not None and vocab_size > llm.get_input_embeddings().num_embeddings:
+            llm.resize_token_embeddings(vocab_size, mean_resizing=False)
+    llm = apply_lora(llm, lora, llm_kwargs.get("quantization"), bool(llm_kwargs.get("gradient_checkpointing")))
     width = llm.get_input_embeddings().embedding_dim
     model = SphinxX(llm, build_vision(model_cfg, width, device=device))
     if not model_cfg.train_llm:

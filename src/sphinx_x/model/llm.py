@@ -32,11 +32,7 @@ def build_llm(name_or_path: str | None = None, config: dict[str, Any] | None = N
         kwargs["attn_implementation"] = attn_implementation
     if name_or_path:
         if quantization:
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
-                bnb_4bit_compute_dtype=DTYPES[dtype] if dtype != "float32" else torch.bfloat16)
+            kwargs.update(quantized_loading(quantization, dtype))
         llm_config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         _override(llm_config, overrides or {})
         misfit = f"model.llm: {name_or_path} does not fit its config (overrides: {overrides})"
@@ -65,6 +61,20 @@ def build_llm(name_or_path: str | None = None, config: dict[str, Any] | None = N
     if gradient_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     return model
+
+
+def quantized_loading(quantization: str, dtype: str) -> dict[str, Any]:
+    """``from_pretrained`` arguments that load the base through bitsandbytes (4-bit NF4 or 8-bit) onto
+    the current GPU; a clear error without one (bitsandbytes' k-bit training kernels are CUDA's)."""
+    if not torch.cuda.is_available():
+        raise ValueError(f"model.llm.quantization={quantization} needs a CUDA GPU (bitsandbytes); "
+                         "use model.llm.quantization=null on CPU (LoRA alone works there)")
+    from transformers import BitsAndBytesConfig
+
+    config = BitsAndBytesConfig(load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
+                                bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                bnb_4bit_compute_dtype=DTYPES[dtype] if dtype != "float32" else torch.bfloat16)
+    return {"quantization_config": config, "device_map": {"": torch.cuda.current_device()}}
 
 
 def _override(llm_config: Any, overrides: dict[str, Any]) -> None:

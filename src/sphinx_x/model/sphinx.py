@@ -88,7 +88,7 @@ class SphinxX(nn.Module):
 
     def frozen_state_keys(self) -> set[str]:
         """State-dict keys rebuilt from the config, not saved: frozen parameters (and frozen experts' buffers)."""
-        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        frozen = {name for name, p in self.named_parameters(remove_duplicate=False) if not p.requires_grad}
         if self.vision.freeze:
             frozen |= {k for k in self.state_dict() if k.startswith("vision.experts.")}
         return frozen

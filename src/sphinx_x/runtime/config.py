@@ -75,12 +75,33 @@ def validate_config(cfg: DictConfig) -> None:
     _check(0 <= float(optim.warmup_epochs) <= 1, "optim.warmup_epochs", "must be a fraction of an epoch in [0, 1]")
     _check(len(optim.betas) == 2, "optim.betas", "needs two values")
     _choice(cfg.strategy.name, "strategy.name", STRATEGIES)
-    _check(cfg.strategy.name in ("auto", "ddp") or trainer.accelerator != "cpu", "strategy.name",
-           f"{cfg.strategy.name} needs a GPU: use trainer=gpu (trainer.accelerator is {trainer.accelerator!r})")
+    _check(cfg.strategy.name != "deepspeed" or trainer.accelerator != "cpu", "strategy.name",
+           f"{cfg.strategy.name} needs a GPU: use trainer=gpu (trainer.accelerator is {trainer.accelerator!r}); "
+           "on CPU use auto, ddp or fsdp (gloo)")
+    validate_lora(cfg)
     _choice(cfg.logger.name, "logger.name", LOGGERS)
     devices = trainer.devices
     _check(isinstance(devices, int) and devices >= 1, "trainer.devices", f"must be a positive integer, got {devices!r}")
     accumulation(cfg)
+
+
+def validate_lora(cfg: DictConfig) -> None:
+    """``model.llm.lora`` (peft adapters) and ``model.llm.quantization`` (bitsandbytes, GPU only)."""
+    from sphinx_x.model.lora import lora_settings
+
+    llm = cfg.model.llm
+    lora_cfg = llm.get("lora")
+    lora = checked_build("model.llm.lora", lambda: lora_settings(
+        OmegaConf.to_container(lora_cfg, resolve=True) if OmegaConf.is_config(lora_cfg) else lora_cfg))
+    quantization = llm.get("quantization")
+    _choice(quantization, "model.llm.quantization", (None, "4bit", "8bit"))
+    _check(quantization is None or cfg.trainer.accelerator != "cpu", "model.llm.quantization",
+           f"{quantization} loads through bitsandbytes and needs a GPU: use trainer=gpu, or "
+           "model.llm.quantization=null on CPU (LoRA alone works there)")
+    _check(quantization is None or lora is not None or not cfg.model.train_llm, "model.llm.quantization",
+           f"a {quantization} base cannot be trained directly: set model.llm.lora (QLoRA) or model.train_llm=false")
+    _check(lora is None or bool(cfg.model.train_llm), "model.llm.lora",
+           "adapters are trained with the LLM: needs model.train_llm=true")
 
 
 def checked_build(field: str, build: Callable[[], T]) -> T:
