@@ -9,10 +9,37 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from sphinx_x.inference import SphinxInference, engine_for_cli
 from sphinx_x.model.lora import merge_lora
+
+
+def consolidate_sharded(run: Path, scratch: Path) -> Path:
+    """A sharded FSDP checkpoint (a folder: ``strategy.state_dict_type=sharded``) gathered into one
+    Lightning checkpoint under ``scratch`` (next to a link to the run's processor); any other run or
+    checkpoint is returned as it is. Its ``.metadata`` is read by ``torch.distributed.checkpoint``
+    (a pickle): consolidate only sharded checkpoints of your own runs."""
+    checkpoint = run
+    if not (run / "meta.pt").is_file():  # a run folder: its newest checkpoint
+        found = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"))
+        if not found:
+            return run
+        checkpoint = found[-1]
+    if not (checkpoint / "meta.pt").is_file():
+        return run
+    import torch
+    from lightning.fabric.utilities.load import _load_distributed_checkpoint
+    from lightning.pytorch.utilities.consolidate_checkpoint import _format_checkpoint
+
+    full = _format_checkpoint(_load_distributed_checkpoint(checkpoint))
+    (scratch / "checkpoints").mkdir(parents=True)
+    torch.save(full, scratch / "checkpoints" / "last.ckpt")
+    (scratch / "processor").symlink_to((checkpoint.parent.parent / "processor").resolve())
+    print(f"consolidated the sharded checkpoint {checkpoint}")
+    return scratch / "checkpoints" / "last.ckpt"
 
 
 def merge_adapters(engine: SphinxInference) -> int:
@@ -37,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="allow a saved config's llm.trust_remote_code (runs the LLM folder's Python code)")
     args = parser.parse_args(argv)
-    engine = engine_for_cli("sphinx-x-export", args.run, trust_remote_code=args.trust_remote_code)
+    with tempfile.TemporaryDirectory() as scratch:
+        run = consolidate_sharded(Path(args.run), Path(scratch))
+        engine = engine_for_cli("sphinx-x-export", run, trust_remote_code=args.trust_remote_code)
     if engine is None:
         return 2
     try:

@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.plugins.precision import FSDPPrecision
+from lightning.pytorch.strategies import FSDPStrategy
+from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.runtime.config import accumulation
 
 
-def build_strategy(cfg: DictConfig, layer_classes: set[type] | None = None) -> Any:
-    """``strategy.name`` -> a Lightning strategy; FSDP wraps each decoder layer class."""
+def build_strategy(cfg: DictConfig, layer_classes: set[type] | None = None, precision: str = "32-true") -> Any:
+    """``strategy.name`` -> a Lightning strategy; FSDP wraps each decoder layer class (on CPU too, over gloo)."""
     name = cfg.name
     if name == "auto":
         return "auto"
@@ -25,17 +29,95 @@ def build_strategy(cfg: DictConfig, layer_classes: set[type] | None = None) -> A
         return DDPStrategy(find_unused_parameters=cfg.find_unused_parameters,
                            process_group_backend=cfg.process_group_backend)
     if name == "fsdp":
-        from lightning.pytorch.strategies import FSDPStrategy
-
-        return FSDPStrategy(auto_wrap_policy=layer_classes, sharding_strategy=cfg.sharding_strategy,
-                            activation_checkpointing_policy=layer_classes if cfg.activation_checkpointing else None,
-                            cpu_offload=cfg.cpu_offload, use_orig_params=True)
+        return SphinxFSDPStrategy(
+            auto_wrap_policy=layer_classes, sharding_strategy=cfg.sharding_strategy,
+            activation_checkpointing_policy=layer_classes if cfg.activation_checkpointing else None,
+            cpu_offload=cfg.cpu_offload, use_orig_params=True, state_dict_type=cfg.get("state_dict_type", "full"),
+            precision_plugin=BatchFSDPPrecision(precision))  # type: ignore[arg-type]
     if name == "deepspeed":
         from lightning.pytorch.strategies import DeepSpeedStrategy
 
         return DeepSpeedStrategy(stage=cfg.stage, offload_optimizer=cfg.offload_optimizer,
                                  offload_parameters=cfg.offload_parameters)
     raise ValueError(f"strategy.name: unknown {name!r}")
+
+
+class BatchFSDPPrecision(FSDPPrecision):
+    """FSDP precision that passes our :class:`~sphinx_x.data.collate.Batch` through unchanged and clips
+    gradients by their global norm over all shards (``FullyShardedDataParallel.clip_grad_norm_``).
+
+    The batch's tensors are integer (ids, masks, uint8 pixels), so there is nothing to cast; Lightning's
+    generic walk would deep-copy it every step and cannot rebuild its frozen image-frame records.
+    Lightning's own FSDP precision refuses ``gradient_clip_algorithm='norm'``.
+    """
+
+    fsdp_module: Any = None  # the wrapped root, set by SphinxFSDPStrategy
+
+    def convert_input(self, data: Any) -> Any:
+        return data
+
+    def clip_grad_by_norm(self, optimizer: Any, clip_val: int | float) -> None:
+        self.fsdp_module.clip_grad_norm_(clip_val)
+
+
+class SphinxFSDPStrategy(FSDPStrategy):
+    """Lightning's FSDP with :class:`BatchFSDPPrecision`, on GPUs and on CPU processes over gloo.
+
+    On CPU: Lightning's connector refuses the exact ``FSDPStrategy`` class off CUDA, and torch's FSDP,
+    given no ``device_id``, looks for an accelerator; with ``device_id=cpu`` it shards and computes there.
+    """
+
+    def _setup_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.root_device.type == "cpu":
+            from lightning.fabric.strategies.fsdp import _setup_activation_checkpointing
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            model = FullyShardedDataParallel(module=model, cpu_offload=self.cpu_offload,
+                                             mixed_precision=self.mixed_precision_config,
+                                             sharding_strategy=self.sharding_strategy,
+                                             device_id=torch.device("cpu"), **self.kwargs)
+            _setup_activation_checkpointing(model, self._activation_checkpointing_kwargs)
+        else:
+            model = super()._setup_model(model)
+        if isinstance(self.precision_plugin, BatchFSDPPrecision):
+            self.precision_plugin.fsdp_module = model
+        return model
+
+    def load_checkpoint(self, checkpoint_path: Any, weights_only: bool | None = None) -> dict[str, Any]:
+        """Lightning's loading, for checkpoints that hold only the trainable weights (frozen ones are
+        rebuilt from the config): a sharded one loads the keys it has, and the returned checkpoint lists
+        the loaded weights under ``state_dict`` (Lightning drops them) for the module's own check."""
+        from lightning.fabric.strategies.fsdp import _is_sharded_checkpoint
+        from lightning.fabric.utilities.load import _METADATA_FILENAME
+
+        path = Path(self.broadcast(checkpoint_path))
+        if not _is_sharded_checkpoint(path):
+            loaded = torch.load(path, map_location="cpu", mmap=True, weights_only=True)["state_dict"]
+            checkpoint = super().load_checkpoint(path, weights_only=weights_only)
+            checkpoint["state_dict"] = loaded
+            return checkpoint
+        from lightning.fabric.strategies.fsdp import _get_sharded_state_dict_context
+        from torch.distributed.checkpoint import FileSystemReader, load
+        from torch.distributed.checkpoint.optimizer import load_sharded_optimizer_state_dict
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        assert self.model is not None
+        reader = FileSystemReader(path)
+        saved = set(reader.read_metadata().state_dict_metadata)
+        with _get_sharded_state_dict_context(self.model):
+            module_state = {"model": {k: v for k, v in self.model.state_dict().items() if f"model.{k}" in saved}}
+            load(module_state, storage_reader=reader)
+            self.model.load_state_dict(module_state["model"], strict=False)
+            if self.lightning_module.trainer.state.fn == TrainerFn.FITTING:
+                for index, optimizer in enumerate(self.optimizers):
+                    key = f"optimizer_{index}"
+                    state = load_sharded_optimizer_state_dict(model_state_dict=module_state["model"],
+                                                              optimizer_key=key, storage_reader=reader)
+                    optimizer.load_state_dict(FullyShardedDataParallel.optim_state_dict_to_load(
+                        optim_state_dict=state[key], model=self.model, optim=optimizer))
+        checkpoint = torch.load(path / _METADATA_FILENAME, weights_only=weights_only)
+        checkpoint["state_dict"] = module_state["model"]
+        return checkpoint
 
 
 def build_logger(cfg: DictConfig, save_dir: str, run_name: str) -> Logger:
@@ -81,6 +163,6 @@ def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | N
 
         callbacks.append(BenchmarkValidation(**OmegaConf.to_container(cfg.callbacks.benchmark_validation, resolve=True)))
     return L.Trainer(
-        **trainer_kwargs, strategy=build_strategy(cfg.strategy, layer_classes),
+        **trainer_kwargs, strategy=build_strategy(cfg.strategy, layer_classes, str(cfg.trainer.precision)),
         accumulate_grad_batches=accumulation(cfg), use_distributed_sampler=False, callbacks=callbacks,
         logger=build_logger(cfg, output_dir, f"{cfg.task_name}-{cfg.model.name}"), default_root_dir=output_dir)
