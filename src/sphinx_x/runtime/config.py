@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from importlib import resources
 from typing import TypeVar
@@ -79,6 +80,7 @@ def validate_config(cfg: DictConfig) -> None:
            f"{cfg.strategy.name} needs a GPU: use trainer=gpu (trainer.accelerator is {trainer.accelerator!r}); "
            "on CPU use auto, ddp or fsdp (gloo)")
     validate_lora(cfg)
+    requeue_signal(cfg.get("requeue_signal"))
     _choice(cfg.logger.name, "logger.name", LOGGERS)
     devices = trainer.devices
     _check(isinstance(devices, int) and devices >= 1, "trainer.devices", f"must be a positive integer, got {devices!r}")
@@ -102,6 +104,16 @@ def validate_lora(cfg: DictConfig) -> None:
            f"a {quantization} base cannot be trained directly: set model.llm.lora (QLoRA) or model.train_llm=false")
     _check(lora is None or bool(cfg.model.train_llm), "model.llm.lora",
            "adapters are trained with the LLM: needs model.train_llm=true")
+
+
+def requeue_signal(name: str | None) -> int | None:
+    """``requeue_signal`` (``USR2``, ``SIGUSR1``, ...) -> its number; None (off) stays None."""
+    if name is None:
+        return None
+    full = name if name.startswith("SIG") else f"SIG{name}"
+    if not hasattr(signal, full):
+        raise ConfigError(f"requeue_signal: {name!r} is not a signal name (e.g. USR2, the one submitit asks for)")
+    return int(getattr(signal, full))
 
 
 def checked_build(field: str, build: Callable[[], T]) -> T:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.plugins.precision import FSDPPrecision
@@ -15,7 +19,9 @@ from lightning.pytorch.strategies import FSDPStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.runtime.config import accumulation
+from sphinx_x.runtime.config import accumulation, requeue_signal
+
+log = logging.getLogger(__name__)
 
 
 def build_strategy(cfg: DictConfig, layer_classes: set[type] | None = None, precision: str = "32-true") -> Any:
@@ -150,12 +156,81 @@ class StepCheckpoint(ModelCheckpoint):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
+class RequeueOnSignal(L.Callback):
+    """Preemption / time limit: on ``signum`` (SLURM sends it ``signal_delay_s`` before the kill, see
+    conf/hydra/launcher/slurm.yaml) finish the current optimizer step, save ``checkpoints/last.ckpt``,
+    then requeue: through the handler that was there before (submitit's, which resubmits the same
+    Hydra job into the same run directory), else ``scontrol requeue`` under SLURM, else just stop.
+    The requeued run resumes from that checkpoint (``ckpt_path=auto``, what null means under SLURM).
+
+    Saving waits for a step boundary, so the checkpoint matches an optimizer step (exact resume); all
+    ranks agree on the signal through one all-reduce per step.
+    """
+
+    def __init__(self, signum: int, dirpath: str):
+        self.signum, self.dirpath = signum, Path(dirpath)
+        self.received = False
+        self.previous: Any = None
+        self._step_at_batch_start = -1
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.previous = signal.getsignal(self.signum)
+        signal.signal(self.signum, self._note)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(self.signum, self.previous)
+            self.previous = None
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._step_at_batch_start = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if trainer.global_step == self._step_at_batch_start:
+            return  # mid-accumulation: wait for the optimizer step
+        flag = torch.tensor(float(self.received), device=pl_module.device)
+        if float(trainer.strategy.reduce(flag, reduce_op="sum")) == 0:
+            return
+        path = self.dirpath / "last.ckpt"
+        trainer.save_checkpoint(path)
+        trainer.strategy.barrier("requeue")
+        log.warning("signal %s: saved %s at step %d; requeueing", signal.Signals(self.signum).name, path,
+                    trainer.global_step)
+        previous, self.previous = self.previous, None
+        signal.signal(self.signum, previous if previous is not None else signal.SIG_DFL)
+        trainer.should_stop = True
+        if callable(previous):  # submitit: checkpoint() the job, requeue it, exit this process
+            previous(self.signum, None)
+        elif "SLURM_JOB_ID" in os.environ and trainer.is_global_zero:
+            job = os.environ.get("SLURM_ARRAY_JOB_ID")
+            job = f"{job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if job else os.environ["SLURM_JOB_ID"]
+            subprocess.run(["scontrol", "requeue", job], check=False)
+
+
 def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | None = None) -> L.Trainer:
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
     callbacks: list[Any] = [StepCheckpoint(
         dirpath=str(Path(output_dir) / "checkpoints"), filename="step-{step:08d}", auto_insert_metric_name=False,
         every_n_train_steps=cfg.callbacks.checkpoint.every_n_train_steps,
-        save_last=cfg.callbacks.checkpoint.save_last, save_top_k=cfg.callbacks.checkpoint.save_top_k)]
+        save_last=cfg.callbacks.checkpoint.save_last, save_top_k=cfg.callbacks.checkpoint.save_top_k,
+        enable_version_counter=False)]  # a resumed run overwrites its own last.ckpt (the one train() returns)
+    signum = requeue_signal(cfg.get("requeue_signal"))
+    if signum is not None:
+        callbacks.append(RequeueOnSignal(signum, str(Path(output_dir) / "checkpoints")))
+    plugins: list[Any] = []
+    if SLURMEnvironment.detect():  # requeueing is RequeueOnSignal's (and submitit's), not Lightning's as well
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     if cfg.callbacks.lr_monitor:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     if cfg.callbacks.get("benchmark_validation"):
@@ -165,4 +240,5 @@ def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | N
     return L.Trainer(
         **trainer_kwargs, strategy=build_strategy(cfg.strategy, layer_classes, str(cfg.trainer.precision)),
         accumulate_grad_batches=accumulation(cfg), use_distributed_sampler=False, callbacks=callbacks,
+        plugins=plugins or None,
         logger=build_logger(cfg, output_dir, f"{cfg.task_name}-{cfg.model.name}"), default_root_dir=output_dir)
