@@ -148,3 +148,21 @@ def test_sharded_checkpoints_resume_and_export(single, demo_dir, tmp_path):
     exported = SphinxInference.from_run(tmp_path / "export")
     for key, value in a["state_dict"].items():
         assert torch.equal(exported.model.state_dict()[key.removeprefix("model.")], value), key
+
+
+def test_fsdp_and_deepspeed_precision_pass_batches_through():
+    """Lightning's FSDP / DeepSpeed precision walk a batch to cast it and fail on its frozen image
+    frames ("A frozen dataclass was passed to `apply_to_collection`"); ours pass it on untouched."""
+    from lightning.pytorch.plugins.precision import FSDPPrecision
+
+    from sphinx_x.data.collate import Batch
+    from sphinx_x.data.geometry import ImageFrame
+    from sphinx_x.runtime.trainer import BatchDeepSpeedPrecision, BatchFSDPPrecision
+
+    ids = torch.zeros(1, 4, dtype=torch.long)
+    batch = Batch(ids, ids, ids, ids.to(torch.uint8), torch.zeros(1, 3, 2, 2, dtype=torch.uint8),
+                  torch.zeros(1, dtype=torch.long), ["a"], ["0"], [[ImageFrame(2, 2, 2, 1, 1.0, 0.0, 0.0)]])
+    with pytest.raises(ValueError, match="frozen dataclass"):
+        FSDPPrecision("bf16-mixed").convert_input(((batch, 0), {}))
+    for plugin in (BatchFSDPPrecision("bf16-mixed"), BatchDeepSpeedPrecision("bf16-mixed")):
+        assert plugin.convert_input(((batch, 0), {})) == ((batch, 0), {})

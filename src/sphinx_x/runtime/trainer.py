@@ -14,7 +14,7 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
-from lightning.pytorch.plugins.precision import FSDPPrecision
+from lightning.pytorch.plugins.precision import DeepSpeedPrecision, FSDPPrecision
 from lightning.pytorch.strategies import FSDPStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
@@ -44,7 +44,8 @@ def build_strategy(cfg: DictConfig, layer_classes: set[type] | None = None, prec
         from lightning.pytorch.strategies import DeepSpeedStrategy
 
         return DeepSpeedStrategy(stage=cfg.stage, offload_optimizer=cfg.offload_optimizer,
-                                 offload_parameters=cfg.offload_parameters)
+                                 offload_parameters=cfg.offload_parameters,
+                                 precision_plugin=BatchDeepSpeedPrecision(precision))  # type: ignore[arg-type]
     raise ValueError(f"strategy.name: unknown {name!r}")
 
 
@@ -64,6 +65,13 @@ class BatchFSDPPrecision(FSDPPrecision):
 
     def clip_grad_by_norm(self, optimizer: Any, clip_val: int | float) -> None:
         self.fsdp_module.clip_grad_norm_(clip_val)
+
+
+class BatchDeepSpeedPrecision(DeepSpeedPrecision):
+    """DeepSpeed precision that passes our Batch through unchanged (see :class:`BatchFSDPPrecision`)."""
+
+    def convert_input(self, data: Any) -> Any:
+        return data
 
 
 class SphinxFSDPStrategy(FSDPStrategy):
