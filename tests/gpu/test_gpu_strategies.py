@@ -1,5 +1,5 @@
 """The GPU suite (``pytest -m gpu``; skipped without CUDA): every configuration of
-``scripts/benchmark_gpu_strategies.py`` trains a few steps at real SPHINX-Tiny shapes on one GPU
+``sphinx_x.runtime.gpu_suite`` (``scripts/benchmark_gpu_strategies.py``) trains a few steps at real SPHINX-Tiny shapes on one GPU
 (bf16-mixed + SDPA, FSDP, DeepSpeed ZeRO-2 / ZeRO-3, activation checkpointing on and off, 8-bit AdamW,
 QLoRA) with a finite loss, and its peak memory, step time and the planner's prediction are recorded.
 
@@ -8,24 +8,15 @@ Without a GPU, one test still checks that every configuration composes, validate
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from sphinx_x.runtime import gpu_suite as bench
+
 GiB = 1024**3
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("benchmark_gpu_strategies",
-                                                  REPO / "scripts" / "benchmark_gpu_strategies.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_configuration_composes_validates_and_plans(tmp_path, demo_dir):
@@ -34,7 +25,6 @@ def test_every_configuration_composes_validates_and_plans(tmp_path, demo_dir):
     from sphinx_x.runtime.config import validate_config
     from sphinx_x.runtime.memory import model_shape, plan_config
 
-    bench = _script()
     assert set(bench.CONFIGS) == {"single_bf16_sdpa", "single_bf16_sdpa_no_checkpointing", "fsdp_full_shard",
                                   "fsdp_full_shard_no_checkpointing", "deepspeed_zero2", "deepspeed_zero3",
                                   "adamw_8bit", "qlora_4bit"}
@@ -57,7 +47,6 @@ def test_every_configuration_composes_validates_and_plans(tmp_path, demo_dir):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_suite_trains_every_configuration(tmp_path):
-    bench = _script()
     out = tmp_path / "gpu_strategies.json"
     report = bench.run_suite(list(bench.CONFIGS), steps=8, out=out)
     assert json.loads(out.read_text())["results"].keys() == bench.CONFIGS.keys()
