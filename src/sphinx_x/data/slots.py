@@ -7,4 +7,5 @@ vision side and never has to search token ids.
 from __future__ import annotations
 
 TEXT, VISUAL, START, END, SKIP = 0, 1, 2, 3, 4
+NEWLINE, SEPARATOR = 5, 6  # IXC-2.5 dynamic partition: after each row of tiles; between global and local views
 IGNORE_INDEX = -100  # label of positions that carry no loss
