@@ -16,6 +16,7 @@ from PIL import Image
 
 from sphinx_x.data.geometry import ANCHORS, Anchor, ImageFrame
 from sphinx_x.data.slots import END, SKIP, START, VISUAL
+from sphinx_x.data.visual_tokens import tokens_per_tile
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 PAD_RGB = tuple(int(c * 255) for c in CLIP_MEAN)  # (122, 116, 104): the authors' PadToSquare colour, ~0 once normalised
@@ -91,7 +92,7 @@ class VisualLayout:
             int(e.input_size) for e in [*experts.values(), *queries.values()])
         query_tokens = sum(int(q.num_query_tokens) for q in queries.values())
         return cls(grid=int(model_cfg.tiling.grid), tile_pixels=int(tile_pixels),
-                   tokens_per_tile=int(model_cfg.encoders.token_grid) ** 2 + 1 + query_tokens,
+                   tokens_per_tile=tokens_per_tile(model_cfg, query_tokens),
                    anchor=model_cfg.tiling.anchor, skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles),
                    sub_images=bool(model_cfg.tiling.get("sub_images", True)))
 
