@@ -8,6 +8,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.data.tiling import expert_configs, query_expert_configs
+from sphinx_x.data.visual_tokens import projector_spec
+from sphinx_x.model.adapters import add_adapters
 from sphinx_x.model.encoders import ConvNeXtEncoder, HFViTEncoder, VisionEncoder
 from sphinx_x.model.llm import build_llm
 from sphinx_x.model.lora import apply_lora, seeded_base
@@ -56,8 +58,8 @@ def _special_key(value: Any, where: str) -> str | None:
 
 
 def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None) -> MixtureOfVisualExperts:
-    """Frozen experts + projector. Randomly initialised experts (no weights given) are drawn from a
-    fixed seed, so a checkpoint without them rebuilds the very same encoders."""
+    """Frozen experts + projector (``model.projector``). Randomly initialised experts (no weights given)
+    are drawn from a fixed seed, so a checkpoint without them rebuilds the very same encoders."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(model_cfg.get("vision_init_seed", 0)))
         experts: dict[str, VisionEncoder] = {
@@ -66,7 +68,8 @@ def build_vision(model_cfg: DictConfig, out_dim: int, device: str | None = None)
             name: build_encoder(name, cfg, device) for name, cfg in query_expert_configs(model_cfg).items()}
     with torch.device(device or "cpu"):
         return MixtureOfVisualExperts(experts, out_dim=out_dim, token_grid=int(model_cfg.encoders.token_grid),
-                                      freeze=bool(model_cfg.freeze_vision), query_experts=queries)
+                                      freeze=bool(model_cfg.freeze_vision), query_experts=queries,
+                                      projector=projector_spec(model_cfg))
 
 
 def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: str | None = None,
@@ -78,6 +81,7 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
     """
     llm_kwargs: dict[str, Any] = OmegaConf.to_container(model_cfg.llm, resolve=True)  # type: ignore[assignment]
     lora = llm_kwargs.pop("lora", None)
+    adapters = llm_kwargs.pop("adapters", None)
     with seeded_base(lora):  # LoRA: the frozen base is rebuilt, never saved
         llm = build_llm(**llm_kwargs, device=device)
         if vocab_size is not None and vocab_size > llm.get_input_embeddings().num_embeddings:
@@ -87,6 +91,7 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
     model = SphinxX(llm, build_vision(model_cfg, width, device=device))
     if not model_cfg.train_llm:
         model.llm.requires_grad_(False)
+    add_adapters(model.llm, adapters)  # Lynx: after the freeze, so they train either way
     if load_init and device != "meta" and model_cfg.get("init_from"):
         from sphinx_x.model.init_from import check_llm_config, load_init_weights
 

@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sphinx_x.data.visual_tokens import ProjectorSpec, projected_tokens
 from sphinx_x.model.encoders import VisionEncoder
+from sphinx_x.model.projector import build_projector, linear_projector
 
 
 def align_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
@@ -22,24 +24,26 @@ def align_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 class MixtureOfVisualExperts(nn.Module):
-    """Runs every expert on the kept tiles, aligns grids, concatenates channels, Linear + LayerNorm.
+    """Runs every expert on the kept tiles, aligns grids, concatenates channels, projects (``projector``:
+    Linear + LayerNorm by default, or a resampler / 2x2 merge, see :mod:`sphinx_x.model.projector`).
 
     ``query_experts`` (SPHINX v1's Q-Former) return a fixed number of tokens per tile; each gets its
-    own Linear + LayerNorm and their tokens come first: (n, queries + 1 + grid*grid, out_dim).
+    own Linear + LayerNorm and their tokens come first: (n, queries + projected tokens, out_dim).
     """
 
     def __init__(self, experts: dict[str, VisionEncoder], out_dim: int, token_grid: int, freeze: bool = True,
-                 query_experts: dict[str, VisionEncoder] | None = None):
+                 query_experts: dict[str, VisionEncoder] | None = None, projector: ProjectorSpec | None = None):
         super().__init__()
         if not experts:
             raise ValueError("model.vision.experts must name at least one encoder")
         self.experts = nn.ModuleDict(experts)
         self.token_grid = token_grid
         self.in_dim = sum(e.width for e in experts.values())
-        self.projector = nn.Sequential(nn.Linear(self.in_dim, out_dim), nn.LayerNorm(out_dim))
+        self.projector_spec = projector or ProjectorSpec()
+        self.projector = build_projector(self.projector_spec, self.in_dim, out_dim, token_grid)
         self.query_experts = nn.ModuleDict(query_experts or {})
         self.query_projectors = nn.ModuleDict({
-            name: nn.Sequential(nn.Linear(e.width, out_dim), nn.LayerNorm(out_dim))
+            name: linear_projector(e.width, out_dim)
             for name, e in self.query_experts.items()})
         self.freeze = freeze
         if freeze:
@@ -49,7 +53,8 @@ class MixtureOfVisualExperts(nn.Module):
 
     @property
     def tokens_per_tile(self) -> int:
-        return self.token_grid * self.token_grid + 1 + sum(e.num_tokens for e in self.query_experts.values())
+        patches = projected_tokens(self.projector_spec, self.token_grid)
+        return patches + sum(e.num_tokens for e in self.query_experts.values())
 
     @property
     def input_size(self) -> int:
@@ -69,9 +74,9 @@ class MixtureOfVisualExperts(nn.Module):
             features = [align_grid(expert(pixels), self.token_grid) for expert in self.experts.values()]
             queries = [expert(pixels) for expert in self.query_experts.values()]  # each (n, Q, width)
         fused = torch.cat(features, dim=-1)  # (n, 1 + grid*grid, sum of widths)
-        dtype = self.projector[0].weight.dtype
+        dtype = next(self.projector.parameters()).dtype
         patches = self.projector(fused.to(dtype))
         if not queries:
             return patches
         projected = [project(q.to(dtype)) for project, q in zip(self.query_projectors.values(), queries, strict=True)]
-        return torch.cat([*projected, patches], dim=1)  # (n, queries + 1 + grid*grid, out_dim)
+        return torch.cat([*projected, patches], dim=1)  # (n, queries + projected tokens, out_dim)
