@@ -80,6 +80,7 @@ def validate_config(cfg: DictConfig) -> None:
            f"{cfg.strategy.name} needs a GPU: use trainer=gpu (trainer.accelerator is {trainer.accelerator!r}); "
            "on CPU use auto, ddp or fsdp (gloo)")
     validate_lora(cfg)
+    validate_adapters(cfg)
     requeue_signal(cfg.get("requeue_signal"))
     _choice(cfg.logger.name, "logger.name", LOGGERS)
     devices = trainer.devices
@@ -104,6 +105,15 @@ def validate_lora(cfg: DictConfig) -> None:
            f"a {quantization} base cannot be trained directly: set model.llm.lora (QLoRA) or model.train_llm=false")
     _check(lora is None or bool(cfg.model.train_llm), "model.llm.lora",
            "adapters are trained with the LLM: needs model.train_llm=true")
+
+
+def validate_adapters(cfg: DictConfig) -> None:
+    """``model.llm.adapters`` (Lynx's adapters after every M-th decoder layer; null: off)."""
+    from sphinx_x.model.adapters import adapter_settings
+
+    adapters = cfg.model.llm.get("adapters")
+    checked_build("model.llm.adapters", lambda: adapter_settings(
+        OmegaConf.to_container(adapters, resolve=True) if OmegaConf.is_config(adapters) else adapters))
 
 
 def requeue_signal(name: str | None) -> int | None:
