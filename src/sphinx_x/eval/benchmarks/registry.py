@@ -40,7 +40,9 @@ class BenchmarkSpec:
     (``{description}``, ``{ocr}``). ``splits[0]`` is the default split. ``group_by`` names
     ``EvalSample.meta`` keys that scores are also broken down by, and ``average_groups`` adds the
     mean over those groups (POPE's three sets, ChartQA's two). ``write_results`` writes the
-    official evaluation-server file where there is one.
+    official evaluation-server file where there is one. ``judge``: "required" where a judge model
+    scores the answers (the metric takes ``judge=``, see :mod:`sphinx_x.eval.judge`), "optional"
+    where it only helps read them (MathVista), "none" otherwise.
     """
 
     name: str
@@ -54,6 +56,7 @@ class BenchmarkSpec:
     group_by: tuple[str, ...] = ()
     average_groups: bool = False
     write_results: ResultsWriter | None = None
+    judge: str = "none"
 
     def load(self, path: str | Path, split: str | None = None, image_root: str | Path | None = None,
              **options: Any) -> list[EvalSample]:
