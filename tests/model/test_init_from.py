@@ -95,3 +95,34 @@ def test_a_released_type_config_needs_init_from(demo_dir, tmp_path):
                           "data.num_workers=0", "trainer.max_steps=1"], tmp_path)
     with pytest.raises(ConfigError, match="Missing mandatory value: model.init_from"):  # at start-up
         train(cfg, str(tmp_path))
+
+
+def test_lora_over_a_converted_release_trains_resumes_and_merges(release_export, demo_dir, tmp_path):
+    from sphinx_x.export import main as export_main
+    from sphinx_x.model.lora import has_lora
+    from sphinx_x.safe_loading import load_checkpoint
+
+    lora = "model.llm.lora={r:4,alpha:8,target_modules:[q_proj,v_proj]}"
+    result = train(_config(tmp_path, demo_dir, release_export, lora, "optim.lr=0.01"), str(tmp_path / "run"))
+    saved = load_checkpoint(Path(result["checkpoint"]))["state_dict"]
+    assert not any(k.startswith("model.llm.") and ".lora_" not in k for k in saved)  # the base is the release's
+    stored = load_file(str(release_export / "model.safetensors"))
+    run = SphinxInference.from_run(tmp_path / "run")  # the base comes back from init_from
+    state = run.model.state_dict()
+    q = "llm.model.layers.0.self_attn.q_proj"
+    assert has_lora(run.model.llm) and torch.equal(state[f"{q}.base_layer.weight"], stored[f"{q}.weight"])
+    assert export_main([str(tmp_path / "run"), str(tmp_path / "merged")]) == 0
+    merged = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    assert set(merged) == set(stored)  # a plain model again: adapters folded into the release's weights
+    assert not torch.equal(merged[f"{q}.weight"], stored[f"{q}.weight"])
+    k = "llm.model.layers.0.self_attn.k_proj.weight"
+    assert torch.equal(merged[k], stored[k])  # no adapter there
+
+
+def test_init_from_refuses_a_quantized_base(release_export, demo_dir, tmp_path):
+    from sphinx_x.runtime.config import ConfigError, validate_config
+
+    cfg = _config(tmp_path, demo_dir, release_export, "model.llm.lora={r:4}", "model.llm.quantization=4bit",
+                  "trainer=gpu")
+    with pytest.raises(ConfigError, match="model.init_from: cannot load an export into a 4bit base"):
+        validate_config(cfg)

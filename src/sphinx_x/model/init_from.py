@@ -71,28 +71,40 @@ def load_init_weights(model: nn.Module, path: str | Path, keys: Collection[str] 
     weights, _ = export_files(path, field)
     own = model.state_dict()
     with safe_open(str(weights), framework="pt") as handle:
-        stored = list(handle.keys())
+        target = {k: _own_key(k, own) for k in handle.keys()}  # the export's key -> this model's
+        stored = [k for k, mine in target.items() if mine is not None]
         if keys is None:
-            unexpected = [k for k in stored if k not in own]
+            unexpected = [k for k, mine in target.items() if mine is None]
             if unexpected:
                 raise ValueError(f"{field}: {path} holds {len(unexpected)} weights this model lacks, e.g. "
                                  f"{unexpected[:3]}: it was exported from another model config")
-            trainable = [name for name, p in model.named_parameters() if p.requires_grad]
-            missing = [k for k in trainable if k not in set(stored)
-                       and not (llm_from_checkpoint and k.startswith("llm."))]
+            loaded = {target[k] for k in stored}
+            trainable = [name for name, p in model.named_parameters() if p.requires_grad
+                         and ".lora_" not in name]  # LoRA adapters start fresh over the export's LLM
+            missing = [k for k in trainable if k not in loaded and not (llm_from_checkpoint and k.startswith("llm."))]
             if missing:
                 raise ValueError(f"{field}: {path} lacks {len(missing)} trainable weights of this model, "
                                  f"e.g. {missing[:3]}")
             chosen = stored
         else:
             wanted = set(keys)
-            chosen = [k for k in stored if k in wanted and k in own]
+            chosen = [k for k in stored if target[k] in wanted]
         state: dict[str, torch.Tensor] = {}
         for key in chosen:
-            tensor = handle.get_tensor(key)
-            if tuple(tensor.shape) != tuple(own[key].shape):
+            tensor, mine = handle.get_tensor(key), target[key]
+            if tuple(tensor.shape) != tuple(own[mine].shape):
                 raise ValueError(f"{field}: {key} is {tuple(tensor.shape)} in {path} but "
-                                 f"{tuple(own[key].shape)} in this model config")
-            state[key] = tensor
+                                 f"{tuple(own[mine].shape)} in this model config")
+            state[mine] = tensor
     model.load_state_dict(state, strict=False)
     return chosen
+
+
+def _own_key(key: str, own: Collection[str]) -> str | None:
+    """Where an export's weight goes in this model: the same key, or the base layer a LoRA adapter wraps
+    (``...q_proj.weight`` -> ``...q_proj.base_layer.weight``); ``None`` when the model lacks it."""
+    if key in own:
+        return key
+    prefix, _, leaf = key.rpartition(".")
+    wrapped = f"{prefix}.base_layer.{leaf}"
+    return wrapped if wrapped in own else None

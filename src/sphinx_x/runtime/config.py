@@ -103,6 +103,9 @@ def validate_lora(cfg: DictConfig) -> None:
            "model.llm.quantization=null on CPU (LoRA alone works there)")
     _check(quantization is None or lora is not None or not cfg.model.train_llm, "model.llm.quantization",
            f"a {quantization} base cannot be trained directly: set model.llm.lora (QLoRA) or model.train_llm=false")
+    _check(quantization is None or not cfg.model.get("init_from"), "model.init_from",
+           f"cannot load an export into a {quantization} base: save its LLM as a transformers checkpoint and "
+           "name it in model.llm.name_or_path (bitsandbytes quantises while loading)")
     _check(lora is None or bool(cfg.model.train_llm), "model.llm.lora",
            "adapters are trained with the LLM: needs model.train_llm=true")
 
