@@ -19,7 +19,8 @@ MLP part times the active experts of a MoE), plus ``a * s`` attention scores per
 with activation checkpointing, one ``h`` per layer plus one layer recomputed. Logits cost 10 bytes per
 token and vocabulary entry (bf16 logits, their fp32 copy for the loss and its gradient). Frozen
 encoders run without gradients and are not counted. A fixed ``overhead`` covers the CUDA context,
-NCCL buffers and fragmentation. These are estimates; docs/scale.md compares them with measurements.
+NCCL buffers and fragmentation. These are estimates: the GPU suite (``sphinx_x.runtime.gpu_suite``) records
+the planner's error against measured peak memory per configuration.
 """
 
 from __future__ import annotations
