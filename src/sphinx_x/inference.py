@@ -166,6 +166,7 @@ class SphinxInference:
             if cancel is not None and cancel.is_set():
                 raise GenerationCancelled(0)
             embeds = self.model.embed(batch.input_ids, batch.slot_kind, batch.pixels)
+            self.model.set_visual_positions(batch.slot_kind)  # partial LoRA: the prompt's image slots
             output = self.model.llm.generate(
                 inputs_embeds=embeds, attention_mask=batch.attention_mask, max_new_tokens=config.max_new_tokens,
                 do_sample=config.do_sample, pad_token_id=self.tokenizer.pad_token_id,

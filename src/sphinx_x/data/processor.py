@@ -24,7 +24,7 @@ from sphinx_x.data.geometry import ImageFrame, write_regions
 from sphinx_x.data.images import DEFAULT_MAX_PIXELS, load_image
 from sphinx_x.data.records import Record, RecordError, validate_record
 from sphinx_x.data.templates import build_template
-from sphinx_x.data.tiling import GridTiler, VisualLayout
+from sphinx_x.data.tiling import VisualLayout, layout_from_dict
 from sphinx_x.data.tokenize import ConversationTokenizer, TokenizedSample, load_tokenizer
 
 PROCESSOR_CONFIG = "processor_config.json"
@@ -44,7 +44,7 @@ class SphinxProcessor:
         self.max_image_pixels = max_image_pixels
         self.template = build_template(template, tokenizer, system_prompt)
         self.text = ConversationTokenizer(tokenizer, self.template, max_length, layout)
-        self.tiler = GridTiler(layout)
+        self.tiler = layout.tiler()
 
     @classmethod
     def from_config(cls, tokenizer: Any, model_cfg: DictConfig, data_cfg: DictConfig) -> SphinxProcessor:
@@ -89,7 +89,8 @@ class SphinxProcessor:
         """Each image's frame and keep mask, and the messages with regions written in those frames."""
         frames = [self.layout.frame(*image.size) for image in images]
         keeps = [self.layout.keep_mask(frame) for frame in frames]
-        return frames, keeps, write_regions(record["messages"], record.get("regions", []), frames)
+        messages = write_regions(record["messages"], record.get("regions", []), frames)
+        return frames, keeps, self.layout.tag_images(messages)
 
     def _sample(self, record: Record, images: list[Image.Image], frames: list[ImageFrame], keeps: list[list[bool]],
                 tokens: TokenizedSample) -> Sample:
@@ -125,7 +126,7 @@ class SphinxProcessor:
             raise FileNotFoundError(f"{path} has no {PROCESSOR_CONFIG}: not a saved SphinxProcessor")
         config = json.loads(config_file.read_text())
         try:
-            layout = VisualLayout(**config["layout"])
+            layout = layout_from_dict(config["layout"])
             pixels = config.get("max_image_pixels", DEFAULT_MAX_PIXELS)
             return cls(load_tokenizer(str(path)), layout, template=str(config["template"]),
                        system_prompt=config.get("system_prompt"), max_length=int(config["max_length"]),

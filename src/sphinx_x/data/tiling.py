@@ -6,6 +6,7 @@ size, as uint8; each encoder resizes and normalises on the device.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,11 +16,13 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from sphinx_x.data.geometry import ANCHORS, Anchor, ImageFrame
+from sphinx_x.data.records import IMAGE_TOKEN
 from sphinx_x.data.slots import END, SKIP, START, VISUAL
 from sphinx_x.data.visual_tokens import tokens_per_tile
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 PAD_RGB = tuple(int(c * 255) for c in CLIP_MEAN)  # (122, 116, 104): the authors' PadToSquare colour, ~0 once normalised
+PARTITIONS = ("grid", "dynamic")  # model.tiling.partition: n x n grid (SPHINX), per-image grid (IXC-2.5, dynamic_tiling.py)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class VisualLayout:
     anchor: Anchor = "top_left"
     skip_padded_tiles: bool = True
     sub_images: bool = True
+    image_tags: bool = False  # IXC-2.5: "Image1 ", "Image2 ", ... before each image of a multi-image sample
 
     def __post_init__(self) -> None:
         if self.grid < 1:
@@ -79,6 +83,23 @@ class VisualLayout:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def tiler(self) -> GridTiler:
+        """The tiler that cuts images for this layout."""
+        return GridTiler(self)
+
+    def tag_images(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """With ``image_tags`` and two or more images, ``Image<k> `` before the k-th ``<image>`` (1-based)."""
+        if not self.image_tags or sum(m["content"].count(IMAGE_TOKEN) for m in messages) < 2:
+            return messages
+        count = 0
+
+        def tag(match: re.Match) -> str:
+            nonlocal count
+            count += 1
+            return f"Image{count} {match.group(0)}"
+
+        return [{**m, "content": re.sub(re.escape(IMAGE_TOKEN), tag, m["content"])} for m in messages]
+
     @classmethod
     def from_model_config(cls, model_cfg: DictConfig) -> VisualLayout:
         """Token counts and tile size from the ``model`` config alone (no weights needed).
@@ -91,10 +112,32 @@ class VisualLayout:
         tile_pixels = model_cfg.tiling.get("tile_pixels") or max(
             int(e.input_size) for e in [*experts.values(), *queries.values()])
         query_tokens = sum(int(q.num_query_tokens) for q in queries.values())
+        partition = model_cfg.tiling.get("partition", "grid")
+        if partition not in PARTITIONS:
+            raise ValueError(f"model.tiling.partition: must be one of {list(PARTITIONS)}, got {partition!r}")
+        if partition == "dynamic":
+            from sphinx_x.data.dynamic_tiling import DynamicLayout  # built on this module
+
+            return DynamicLayout.from_tiling_config(model_cfg.tiling, int(tile_pixels),
+                                                    tokens_per_tile(model_cfg, query_tokens))
         return cls(grid=int(model_cfg.tiling.grid), tile_pixels=int(tile_pixels),
                    tokens_per_tile=tokens_per_tile(model_cfg, query_tokens),
                    anchor=model_cfg.tiling.anchor, skip_padded_tiles=bool(model_cfg.tiling.skip_padded_tiles),
-                   sub_images=bool(model_cfg.tiling.get("sub_images", True)))
+                   sub_images=bool(model_cfg.tiling.get("sub_images", True)),
+                   image_tags=bool(model_cfg.tiling.get("image_tags", False)))
+
+
+def layout_from_dict(saved: dict[str, Any]) -> VisualLayout:
+    """The layout a processor saved (:meth:`VisualLayout.to_dict`): a grid, or the dynamic partition."""
+    fields = dict(saved)
+    partition = fields.pop("partition", "grid")
+    if partition not in PARTITIONS:
+        raise ValueError(f"layout.partition: must be one of {list(PARTITIONS)}, got {partition!r}")
+    if partition == "dynamic":
+        from sphinx_x.data.dynamic_tiling import DynamicLayout
+
+        return DynamicLayout(**fields)
+    return VisualLayout(**fields)
 
 
 def expert_configs(model_cfg: DictConfig) -> dict[str, DictConfig]:

@@ -7,13 +7,14 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.tiling import expert_configs, query_expert_configs
+from sphinx_x.data.tiling import VisualLayout, expert_configs, query_expert_configs
 from sphinx_x.data.visual_tokens import projector_spec
 from sphinx_x.model.adapters import add_adapters
 from sphinx_x.model.encoders import ConvNeXtEncoder, HFViTEncoder, VisionEncoder
 from sphinx_x.model.llm import build_llm
 from sphinx_x.model.lora import apply_lora, seeded_base
 from sphinx_x.model.mov import MixtureOfVisualExperts
+from sphinx_x.model.partial_lora import apply_partial_lora
 from sphinx_x.model.qformer import QFormerEncoder
 from sphinx_x.model.sphinx import SphinxX
 from sphinx_x.safe_loading import UnsafeLoadError
@@ -88,9 +89,14 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
             llm.resize_token_embeddings(vocab_size, mean_resizing=False)
     llm = apply_lora(llm, lora, llm_kwargs.get("quantization"), bool(llm_kwargs.get("gradient_checkpointing")))
     width = llm.get_input_embeddings().embedding_dim
-    model = SphinxX(llm, build_vision(model_cfg, width, device=device))
+    layout = VisualLayout.from_model_config(model_cfg)
+    model = SphinxX(llm, build_vision(model_cfg, width, device=device),
+                    newline=bool(getattr(layout, "row_newline", False)),
+                    separator=bool(getattr(layout, "view_separator", False)))
     if not model_cfg.train_llm:
         model.llm.requires_grad_(False)
+    # IXC-2.5: before the adapters (only the LLM's own linear layers), after the freeze (trains either way)
+    model.visual_positions = apply_partial_lora(model.llm, _plain_or_none(model_cfg.get("partial_lora")))
     add_adapters(model.llm, adapters)  # Lynx: after the freeze, so they train either way
     if load_init and device != "meta" and model_cfg.get("init_from"):
         from sphinx_x.model.init_from import check_llm_config, load_init_weights
@@ -98,3 +104,8 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
         check_llm_config(OmegaConf.to_container(model_cfg.llm, resolve=True), model_cfg.init_from)
         load_init_weights(model, model_cfg.init_from, llm_from_checkpoint=bool(model_cfg.llm.get("name_or_path")))
     return model
+
+
+def _plain_or_none(value: Any) -> Any:
+    """A config node as plain data (resolved); anything else as it is."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
-from sphinx_x.data.slots import END, IGNORE_INDEX, SKIP, START, VISUAL
+from sphinx_x.data.slots import END, IGNORE_INDEX, NEWLINE, SEPARATOR, SKIP, START, TEXT, VISUAL
 from sphinx_x.model.llm import is_mixture_of_experts
 from sphinx_x.model.mov import MixtureOfVisualExperts
+from sphinx_x.model.partial_lora import VisualPositions
 
 
 @dataclass
@@ -25,9 +26,15 @@ class SphinxOutput:
 
 
 class SphinxX(nn.Module):
-    """The multimodal LLM: ``vision`` (MoV + projector), learnable start/end/skip embeddings, ``llm``."""
+    """The multimodal LLM: ``vision`` (MoV + projector), learnable start/end/skip embeddings, ``llm``.
 
-    def __init__(self, llm: PreTrainedModel, vision: MixtureOfVisualExperts):
+    ``newline`` / ``separator`` (IXC-2.5's dynamic partition) add learnable embeddings for those slots.
+    ``visual_positions`` (set by partial LoRA) learns, before every LLM call, which positions hold
+    image slots.
+    """
+
+    def __init__(self, llm: PreTrainedModel, vision: MixtureOfVisualExperts, newline: bool = False,
+                 separator: bool = False):
         super().__init__()
         self.llm = llm
         self.vision = vision
@@ -36,6 +43,19 @@ class SphinxX(nn.Module):
         self.start_embed = nn.Parameter(torch.randn(width) * std)
         self.end_embed = nn.Parameter(torch.randn(width) * std)
         self.skip_embed = nn.Parameter(torch.randn(width) * std)
+        if newline:
+            self.newline_embed = nn.Parameter(torch.randn(width) * std)
+        if separator:
+            self.separator_embed = nn.Parameter(torch.randn(width) * std)
+        self.visual_positions: VisualPositions | None = None
+        # the LLM's own parameters (and its peft LoRA): optim.llm_lr_scale applies to them, not to modules
+        # added later (partial LoRA, adapters)
+        self.llm_own_parameters = frozenset(name for name, _ in llm.named_parameters())
+
+    def set_visual_positions(self, slot_kind: torch.Tensor | None) -> None:
+        """Tell partial LoRA which positions of the next LLM call hold image slots (None: none)."""
+        if self.visual_positions is not None:
+            self.visual_positions.set(None if slot_kind is None else slot_kind != TEXT)
 
     def embed(self, input_ids: torch.Tensor, slot_kind: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
         """Text embeddings with image slots filled: (batch, length) -> (batch, length, width)."""
@@ -49,8 +69,16 @@ class SphinxX(nn.Module):
             embeds = embeds.masked_scatter(visual_slots[..., None], features.to(embeds.dtype))
         elif visual_slots.any():
             raise ValueError("visual slots without pixels")
-        for kind, vector in ((START, self.start_embed), (END, self.end_embed), (SKIP, self.skip_embed)):
-            embeds = torch.where((slot_kind == kind)[..., None], vector.to(embeds.dtype), embeds)
+        for kind, vector in ((START, self.start_embed), (END, self.end_embed), (SKIP, self.skip_embed),
+                             (NEWLINE, getattr(self, "newline_embed", None)),
+                             (SEPARATOR, getattr(self, "separator_embed", None))):
+            slots = slot_kind == kind
+            if vector is None:
+                if slots.any():
+                    raise ValueError(f"slot kind {kind} (newline/separator) but the model has no embedding "
+                                     "for it: model.tiling and the model disagree")
+                continue
+            embeds = torch.where(slots[..., None], vector.to(embeds.dtype), embeds)
         return embeds
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, slot_kind: torch.Tensor,
@@ -59,6 +87,7 @@ class SphinxX(nn.Module):
         """Packed rows (see ``Collator``) pass ``position_ids`` restarting at 0 per sample and
         ``sample_index``; transformers then keeps the samples apart, and per-sample sums are per sample."""
         embeds = self.embed(input_ids, slot_kind, pixels)
+        self.set_visual_positions(slot_kind)  # kept until the next call: gradient checkpointing recomputes with it
         moe = is_mixture_of_experts(self.llm)
         extra = {"output_router_logits": True} if moe else {}
         if position_ids is not None:  # packed: the mask comes from the position restarts
