@@ -21,6 +21,7 @@ EXPORT_WEIGHTS = "model.safetensors"
 COMPUTE_FIELDS = ("rms_norm_eps", "rope_theta", "rope_scaling", "rope_parameters", "hidden_act", "tie_word_embeddings",
                   "num_attention_heads", "num_key_value_heads", "head_dim", "num_local_experts")
 EXPORT_CONFIG = "sphinx_config.json"
+ENCODER_PREFIXES = ("vision.experts.", "vision.query_experts.")  # built from their own config (weights or seed)
 
 
 def export_files(path: str | Path, field: str = "model.init_from") -> tuple[Path, Path]:
@@ -64,9 +65,9 @@ def load_init_weights(model: nn.Module, path: str | Path, keys: Collection[str] 
 
     Without ``keys`` every weight in the export must belong to the model with the same shape, and
     every trainable weight of the model must be in the export, except the LLM's when it was built from
-    a checkpoint (``llm_from_checkpoint``: e.g. stage 2 after a stage 1 that froze it); frozen
-    encoders absent from it keep the weights their config built. With ``keys`` only those of them
-    the export holds are loaded.
+    a checkpoint (``llm_from_checkpoint``: e.g. stage 2 after a stage 1 that froze it); encoders absent
+    from it (frozen, or trained from now on as in Lynx's stage 2) keep the weights their config built.
+    With ``keys`` only those of them the export holds are loaded.
     """
     weights, _ = export_files(path, field)
     own = model.state_dict()
@@ -81,7 +82,8 @@ def load_init_weights(model: nn.Module, path: str | Path, keys: Collection[str] 
             loaded = {target[k] for k in stored}
             trainable = [name for name, p in model.named_parameters() if p.requires_grad
                          and ".lora_" not in name]  # LoRA adapters start fresh over the export's LLM
-            missing = [k for k in trainable if k not in loaded and not (llm_from_checkpoint and k.startswith("llm."))]
+            missing = [k for k in trainable if k not in loaded and not k.startswith(ENCODER_PREFIXES)
+                       and not (llm_from_checkpoint and k.startswith("llm."))]
             if missing:
                 raise ValueError(f"{field}: {path} lacks {len(missing)} trainable weights of this model, "
                                  f"e.g. {missing[:3]}")
