@@ -17,6 +17,7 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from sphinx_x.eval.benchmarks import BENCHMARKS, BenchmarkSpec, EvalSample, get_benchmark
+from sphinx_x.eval.judge import Judge, JudgeConfig, not_configured_message
 from sphinx_x.eval.loop import evaluate_benchmark, write_outputs
 from sphinx_x.inference import SphinxInference, resolve_device
 from sphinx_x.runtime.config import ConfigError, checked_build
@@ -49,14 +50,29 @@ def validate_eval_config(cfg: DictConfig) -> list[BenchmarkSpec]:
         raise ConfigError(f"batch_size: must be >= 1, got {cfg.batch_size}")
     if cfg.limit is not None and int(cfg.limit) < 1:
         raise ConfigError(f"limit: must be null or >= 1, got {cfg.limit}")
+    judge = judge_config(cfg)
+    needing = [name for name in cfg.benchmarks if get_benchmark(name).judge == "required"]
+    if needing and not judge.configured:
+        raise ConfigError(f"judge.base_url, judge.model: {not_configured_message(', '.join(needing))}")
     for name in cfg.get("scoring") or {}:  # build each metric with its options: fail here, not after answering
-        checked_build(f"scoring.{name}", lambda name=name: get_benchmark(name).metric(**scoring_options(cfg, name)))
+        checked_build(f"scoring.{name}", lambda name=name: get_benchmark(name).metric(
+            **scoring_options(cfg, name), **judge_option(get_benchmark(name), judge)))
     return [get_benchmark(name) for name in cfg.benchmarks]
 
 
 def scoring_options(cfg: DictConfig, benchmark: str) -> dict[str, Any]:
     """Scorer options of one benchmark from ``scoring.<name>`` (e.g. ``{mode: official}`` for VQAv2)."""
     return _plain((cfg.get("scoring") or {}).get(benchmark)) or {}
+
+
+def judge_config(cfg: DictConfig) -> JudgeConfig:
+    """``judge.*`` (the judge model for mmvet, llava_bench and mathvista's answer extraction)."""
+    return checked_build("judge", lambda: JudgeConfig.from_mapping(_plain(cfg.get("judge"))))
+
+
+def judge_option(spec: BenchmarkSpec, judge: Judge | JudgeConfig | None) -> dict[str, Any]:
+    """``{"judge": ...}`` for the metric of a benchmark that uses one, else nothing."""
+    return {"judge": judge} if spec.judge != "none" and judge is not None else {}
 
 
 def _plain(node: Any) -> Any:
@@ -75,6 +91,8 @@ def evaluate(cfg: DictConfig, output_dir: str) -> dict[str, dict[str, float]]:
                             "generation": OmegaConf.to_container(cfg.generation, resolve=True),
                             "describe_first": bool(cfg.describe_first), "limit": cfg.limit})
     generation = OmegaConf.to_container(cfg.generation, resolve=True)
+    judge_cfg = judge_config(cfg)
+    judge = Judge(judge_cfg) if judge_cfg.configured and any(s.judge != "none" for s in specs) else None
     results: dict[str, dict[str, float]] = {}
     for spec in specs:
         samples = load_samples(cfg, spec)
@@ -83,11 +101,12 @@ def evaluate(cfg: DictConfig, output_dir: str) -> dict[str, dict[str, float]]:
             engine, spec, samples, batch_size=int(cfg.batch_size), generation=generation,  # type: ignore[arg-type]
             describe_first=bool(cfg.describe_first), limit=cfg.limit,
             describe_max_new_tokens=int(cfg.describe_max_new_tokens), rejects=rejects,
-            scoring=scoring_options(cfg, spec.name))
+            scoring={**scoring_options(cfg, spec.name), **judge_option(spec, judge or judge_cfg)})
         used = samples[: cfg.limit] if cfg.limit else samples
-        paths = write_outputs(output_dir, spec, rows, scores, used, rejects=rejects,
-                              info={"checkpoint": str(cfg.ckpt_path), "limit": cfg.limit,
-                                    "describe_first": bool(cfg.describe_first)})
+        info = {"checkpoint": str(cfg.ckpt_path), "limit": cfg.limit, "describe_first": bool(cfg.describe_first)}
+        if judge is not None and spec.judge != "none":
+            info["judge"] = judge.report()  # counts so far in this run, and every failure with its reason
+        paths = write_outputs(output_dir, spec, rows, scores, used, rejects=rejects, info=info)
         log_results(logger, spec.name, rows, scores)
         log.info("%s: %s -> %s", spec.name, _summary(scores), paths["scores"])
         results[spec.name] = scores

@@ -81,7 +81,7 @@ class JudgeConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"judge: unknown option(s) {unknown}; allowed: {sorted(known)}")
+            raise ValueError(f"unknown option(s) {unknown}; allowed: {sorted(known)}")
         return cls(**{k: v for k, v in values.items() if v is not None})
 
     @classmethod
