@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from sphinx_x.data.collate import Batch
 from sphinx_x.data.records import RejectLog
 from sphinx_x.model.build import build_sphinx
+from sphinx_x.model.param_groups import parameter_groups
 from sphinx_x.model.sphinx import SphinxX
 
 log = logging.getLogger(__name__)
@@ -141,11 +142,8 @@ class SphinxModule(L.LightningModule):
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.hparams["optim"]
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
-            if param.requires_grad:
-                (no_decay if param.ndim < 2 or name.endswith("_embed") else decay).append(param)
-        groups = [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+        groups = parameter_groups(self.model, cfg["lr"], cfg["weight_decay"], cfg.get("llm_lr_scale", 1.0),
+                                  cfg.get("vision_layer_decay", 1.0))
         optimizer = _optimizer(cfg["name"], groups, lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["eps"])
         total = int(self.trainer.estimated_stepping_batches)
         warmup = round(cfg["warmup_epochs"] * self._steps_per_epoch(total))

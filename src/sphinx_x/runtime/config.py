@@ -67,20 +67,24 @@ def validate_config(cfg: DictConfig) -> None:
     layout = checked_build("model", lambda: VisualLayout.from_model_config(model))
     needed = layout.max_slots + MIN_TURN_TOKENS
     _check(int(data.max_length) >= needed, "data.max_length",
-           f"{data.max_length} cannot hold a square image ({layout.max_slots} visual slots at "
-           f"{layout.grid}x{layout.grid} tiles) plus a minimal turn ({MIN_TURN_TOKENS} tokens): use >= {needed}")
+           f"{data.max_length} cannot hold {_largest_image(layout)} plus a minimal turn ({MIN_TURN_TOKENS} "
+           f"tokens): use >= {needed}")
     specs = checked_build("data.sources", lambda: source_specs(data))
     checked_build("data.weighting", lambda: mixture_weights([s.size or 1 for s in specs], [s.weight for s in specs],
                                                      data.weighting, float(data.temperature)))
     _check(float(optim.lr) > 0, "optim.lr", "must be > 0")
     _check(0 <= float(optim.warmup_epochs) <= 1, "optim.warmup_epochs", "must be a fraction of an epoch in [0, 1]")
     _check(len(optim.betas) == 2, "optim.betas", "needs two values")
+    _check(float(optim.get("llm_lr_scale", 1.0)) > 0, "optim.llm_lr_scale", "must be > 0 (1.0: the LLM at optim.lr)")
+    _check(0 < float(optim.get("vision_layer_decay", 1.0)) <= 1, "optim.vision_layer_decay",
+           "must be in (0, 1] (1.0: no decay)")
     _choice(cfg.strategy.name, "strategy.name", STRATEGIES)
     _check(cfg.strategy.name != "deepspeed" or trainer.accelerator != "cpu", "strategy.name",
            f"{cfg.strategy.name} needs a GPU: use trainer=gpu (trainer.accelerator is {trainer.accelerator!r}); "
            "on CPU use auto, ddp or fsdp (gloo)")
     validate_lora(cfg)
     validate_adapters(cfg)
+    validate_partial_lora(cfg)
     requeue_signal(cfg.get("requeue_signal"))
     _choice(cfg.logger.name, "logger.name", LOGGERS)
     devices = trainer.devices
@@ -117,6 +121,30 @@ def validate_adapters(cfg: DictConfig) -> None:
     adapters = cfg.model.llm.get("adapters")
     checked_build("model.llm.adapters", lambda: adapter_settings(
         OmegaConf.to_container(adapters, resolve=True) if OmegaConf.is_config(adapters) else adapters))
+
+
+def validate_partial_lora(cfg: DictConfig) -> None:
+    """``model.partial_lora`` (IXC-2.5): its fields, and a base it can wrap (plain linear layers)."""
+    from sphinx_x.model.partial_lora import partial_lora_settings
+
+    raw = cfg.model.get("partial_lora")
+    settings = checked_build("model.partial_lora", lambda: partial_lora_settings(
+        OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else raw))
+    if settings is None:
+        return
+    llm = cfg.model.llm
+    _check(llm.get("quantization") is None, "model.partial_lora",
+           f"wraps plain linear layers: not a {llm.get('quantization')} base (model.llm.quantization=null)")
+    _check(llm.get("lora") is None, "model.partial_lora",
+           "and model.llm.lora would adapt the same layers: choose one (model.llm.lora=null)")
+
+
+def _largest_image(layout: VisualLayout) -> str:
+    """The image that takes the most slots, for messages."""
+    max_tiles = getattr(layout, "max_tiles", None)  # the dynamic partition: one column of max_tiles tiles
+    if max_tiles:
+        return f"the largest image ({layout.max_slots} visual slots at {max_tiles} tiles in one column)"
+    return f"a square image ({layout.max_slots} visual slots at {layout.grid}x{layout.grid} tiles)"
 
 
 def requeue_signal(name: str | None) -> int | None:

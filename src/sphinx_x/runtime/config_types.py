@@ -66,6 +66,7 @@ FIELDS: dict[str, Kind] = {
     # optimiser
     "optim.name": STR, "optim.lr": NUMBER, "optim.betas": list_of(NUMBER, "numbers", 2), "optim.eps": NUMBER,
     "optim.weight_decay": NUMBER, "optim.warmup_epochs": NUMBER, "optim.min_lr_ratio": NUMBER,
+    "optim.llm_lr_scale": NUMBER, "optim.vision_layer_decay": NUMBER,
     # data
     "data.sources": Kind("a mapping of source configs", lambda v: isinstance(v, dict)),
     "data.weighting": STR, "data.temperature": NUMBER, "data.num_samples": optional(INT), "data.seed": INT,
