@@ -33,7 +33,8 @@ def mmvet_grade(answer: str, prediction: str) -> float:
 
 
 def judge_answer(request: dict[str, Any], behaviour: str) -> str:
-    """The judge's reply to an MM-Vet, LLaVA-Bench or MathVista request.
+    """The judge's reply to an MM-Vet, LLaVA-Bench or MathVista request (MathVista: the "(X)" letter
+    in the response, else its last number).
 
     Behaviours: ``"answer"`` grades; ``"garbage"`` replies prose; ``"out_of_range"`` an MM-Vet score of 7.5.
     """
@@ -54,8 +55,9 @@ def judge_answer(request: dict[str, Any], behaviour: str) -> str:
         return f"8 {score}\nAssistant 1 is detailed; Assistant 2 is {'as good' if score == 8 else 'weaker'}."
     if text.endswith("Extracted answer: "):
         response = text.rsplit("\n\nExtracted answer: ", 1)[0].rsplit("\n\n", 1)[1]
+        letter = re.search(r"\(([A-E])\)", response)
         numbers = re.findall(r"-?\d+(?:\.\d+)?", response)
-        return numbers[-1] if numbers else response
+        return letter.group(1) if letter else (numbers[-1] if numbers else response)
     raise AssertionError(f"not a judge request: {text[:80]!r}")
 
 
