@@ -22,7 +22,7 @@ from sphinx_x.eval.metrics.mathvista import MathVistaTarget, normalise_extractio
 from sphinx_x.eval.metrics.mmmu import MMMUTarget, parse_multi_choice, parse_open
 from sphinx_x.eval.metrics.ocrvqa import strict_match
 from sphinx_x.eval.scoring import per_question_scores, score_predictions
-from sphinx_x.evaluate import validate_eval_config
+from sphinx_x.evaluate import evaluate, validate_eval_config
 from sphinx_x.runtime.config import ConfigError
 from tests.testkit.configs import compose_config
 from tests.testkit.fake_vlm import fake_vlm
@@ -348,6 +348,36 @@ def test_the_loop_answers_and_the_judge_grades(engine, tmp_path: Path) -> None:
     report = json.loads(paths["scores"].read_text())
     assert report["judge"]["stats"]["graded"] == 3 and report["judge"]["failures"] == []
     assert set(json.loads(paths["server"].read_text())) == {"v1_0", "v1_1", "v1_2"}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_the_loop_answers_text_only_and_several_image_questions(engine, tmp_path: Path) -> None:
+    for name, write in (("hallusionbench", write_hallusion), ("mmmu", write_mmmu)):
+        spec = get_benchmark(name)
+        samples = spec.load(write(tmp_path / name))
+        rejects: list[dict] = []
+        rows, scores = evaluate_benchmark(engine, spec, samples, batch_size=4, generation={"max_new_tokens": 2},
+                                          rejects=rejects)
+        assert rejects == [] and len(rows) == len(samples) and scores["n_failed"] == 0.0
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_evaluate_runs_a_judged_benchmark_end_to_end(engine, tmp_path: Path) -> None:
+    export = engine.export(tmp_path / "export")
+    folder = write_mmvet(tmp_path / "mmvet")
+    with fake_vlm(script=["garbage", "garbage"], answer=judge_answer) as server:  # the first question: no verdict
+        cfg = compose_config([f"ckpt_path={export}", "benchmarks=[mmvet]", f"+benchmark_options.mmvet.path={folder}",
+                              "generation.max_new_tokens=2", f"judge.base_url={server.url}", "judge.model=judge",
+                              "judge.max_attempts=2", "judge.concurrency=1", f"judge.cache_dir={tmp_path / 'cache'}"],
+                             tmp_path / "out", config_name="evaluate")
+        results = evaluate(cfg, str(tmp_path / "out"))
+        assert len(server.requests) == 4
+    report = json.loads((tmp_path / "out" / "scores" / "mmvet.json").read_text())
+    assert report["scores"] == results["mmvet"] and results["mmvet"]["judge_failed"] == 1.0
+    assert report["judge"]["model"] == "judge" and report["judge"]["stats"]["failed_unreadable"] == 1
+    assert report["judge"]["stats"]["graded"] == 2 and len(report["judge"]["failures"]) == 1
+    assert len((tmp_path / "out" / "predictions" / "mmvet.jsonl").read_text().splitlines()) == 3
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
 
 
 def test_evaluate_refuses_a_judged_benchmark_without_a_judge(tmp_path: Path) -> None:
