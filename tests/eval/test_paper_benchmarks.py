@@ -24,8 +24,10 @@ from sphinx_x.eval.metrics.ocrvqa import strict_match
 from sphinx_x.eval.scoring import per_question_scores, score_predictions
 from sphinx_x.evaluate import evaluate, validate_eval_config
 from sphinx_x.runtime.config import ConfigError
+from sphinx_x.serve import create_app
 from tests.testkit.configs import compose_config
 from tests.testkit.fake_vlm import fake_vlm
+from tests.testkit.inference import random_engine
 from tests.testkit.paper_benchmarks import (
     judge_answer,
     write_accessory_refcoco,
@@ -37,6 +39,7 @@ from tests.testkit.paper_benchmarks import (
     write_mmvet,
     write_ocrvqa,
 )
+from tests.testkit.serving import serve_in_thread
 
 VQA = "Answer the question using a single word or phrase."
 CHOICE = "Answer with the option's letter from the given choices directly."
@@ -378,6 +381,27 @@ def test_evaluate_runs_a_judged_benchmark_end_to_end(engine, tmp_path: Path) -> 
     assert report["judge"]["stats"]["graded"] == 2 and len(report["judge"]["failures"]) == 1
     assert len((tmp_path / "out" / "predictions" / "mmvet.jsonl").read_text().splitlines()) == 3
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_the_projects_own_server_as_a_judge(demo_dir: Path, demo_tokenizer, tmp_path: Path) -> None:
+    """sphinx-x-serve (a random demo model, long prompts allowed) plays the judge: its MM-Vet replies are
+    not scores, so each question is asked ``max_attempts`` times, then reported; MathVista's
+    extraction takes whatever it says (the official extraction accepts any non-empty text)."""
+    engine = random_engine(demo_dir, demo_tokenizer, tmp_path / "cfg", overrides=("data.max_length=4096",))
+    with serve_in_thread(create_app(engine, "sphinx-judge", default_max_tokens=8)) as url:
+        judge = Judge(JudgeConfig(base_url=f"{url}/v1", model="sphinx-judge", max_attempts=2, max_retries=0,
+                                  concurrency=1, timeout=60.0))
+        mmvet = get_benchmark("mmvet")
+        scores = score_predictions(mmvet, {"v1_0": "x = -1", "v1_1": "d = 1.25"},
+                                   mmvet.load(write_mmvet(tmp_path / "mmvet")), judge=judge)
+        assert (scores["score"], scores["judge_failed"], scores["n_missing"]) == (0.0, 2.0, 1.0)
+        assert judge.stats["requests"] == 4 and judge.stats["unreadable_replies"] == 4
+        assert [f["kind"] for f in judge.report()["failures"]] == ["unreadable", "unreadable"]
+        mathvista = get_benchmark("mathvista")
+        scores = score_predictions(mathvista, {"1": "the blue one", "2": "fourteen", "3": "a dollar"},
+                                   mathvista.load(write_mathvista_json(tmp_path / "mathvista")), judge=judge)
+    assert scores["n_judge_extracted"] + scores["judge_failed"] == 3.0 and judge.stats["requests"] >= 7
 
 
 def test_evaluate_refuses_a_judged_benchmark_without_a_judge(tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ class MathVistaAccuracy(EvalMetric):
             if extraction is None and judge is not None:
                 verdict: Verdict = judge.ask("mathvista_extract", lambda attempt: chat_request(
                     judge.model, [{"role": "user", "content": mathvista_extraction(target.query, prediction)}],
-                    temperature=0.0, max_tokens=256), lambda content: content.strip(), label=target.query[:80])
+                    temperature=0.0, max_tokens=256), lambda content: content.strip() or None, label=target.query[:80])
                 if verdict.ok:
                     extraction, method = str(verdict.value), "judge"
                 failed = not verdict.ok
