@@ -103,6 +103,7 @@ def test_family_llm_shapes_on_meta_device(tmp_path, family):
     llm_cfg = dict(_model_cfg(tmp_path, f"model={family}").llm)
     llm_cfg["name_or_path"] = None
     llm_cfg.pop("lora")  # applied by build_sphinx (sphinx_x.model.lora), not build_llm
+    llm_cfg.pop("adapters")  # likewise (sphinx_x.model.adapters)
     model = build_llm(**llm_cfg, device="meta")
     expected = {"sphinx_tiny": 1.100e9, "sphinx_moe": 46.70e9}[family]
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(expected, rel=2e-3)
