@@ -25,6 +25,7 @@ from PIL import Image
 from sphinx_x.data.sources import SourceSpec
 from tests.testkit.files import write_image, write_json, write_jsonl
 from tests.testkit.sources import load_spec
+from tests.testkit.videos import write_video
 
 HOSTILE_VALUES: list[Any] = [
     None, float("nan"), float("inf"), -float("inf"), -1, 0, 10**30, -(10**30), True, False, 1.5, "", "   ",
@@ -528,6 +529,14 @@ def _shards(root: Path, name: str) -> Fixture:
     return Fixture(load_spec(config, root), shards=[out / "shard-000000.tar"])
 
 
+def _video_json(root: Path) -> Fixture:
+    videos = [write_video(root / "video" / "videos" / f"{k}.mp4", frames=4) for k in range(2)]
+    path = write_json(root / "video" / "conversations.json", [
+        {"id": "a", "video": "0.mp4", "conversations": _turns("<video>\nWhat happens?", "Colours change.")},
+        {"id": "b", "video": "1.mp4", "conversations": _turns("How many frames?", "Four.", "Sure?", "Yes.")}])
+    return Fixture(load_spec("video_json", root), [path], images=videos)  # damaged like images
+
+
 FIXTURES: dict[str, Callable[[Path], Fixture]] = {
     "llava": _llava, "sharegpt": _sharegpt, "ultrachat": _ultrachat, "openorca": _openorca,
     "metamathqa": _metamathqa, "alpaca": _alpaca, "coco_captions": _coco_captions, "coco_detection": _coco_detection,
@@ -541,5 +550,5 @@ FIXTURES: dict[str, Callable[[Path], Fixture]] = {
     "icdar2013": lambda root: _spotting(root, "icdar2013"), "icdar2015": lambda root: _spotting(root, "icdar2015"),
     "totaltext": lambda root: _spotting(root, "totaltext"), "ctw1500": lambda root: _spotting(root, "ctw1500"),
     "ocr_pages": lambda root: _shards(root, "ocr_pages"), "som_shards": lambda root: _shards(root, "som_shards"),
-    "instruct_shards": lambda root: _shards(root, "instruct_shards"),
+    "instruct_shards": lambda root: _shards(root, "instruct_shards"), "video_json": _video_json,
 }

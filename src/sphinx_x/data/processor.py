@@ -26,6 +26,7 @@ from sphinx_x.data.records import Record, RecordError, validate_record
 from sphinx_x.data.templates import build_template
 from sphinx_x.data.tiling import VisualLayout, layout_from_dict
 from sphinx_x.data.tokenize import ConversationTokenizer, TokenizedSample, load_tokenizer
+from sphinx_x.data.video import VideoSettings, is_video, load_video
 
 PROCESSOR_CONFIG = "processor_config.json"
 
@@ -35,13 +36,14 @@ class SphinxProcessor:
 
     def __init__(self, tokenizer: Any, layout: VisualLayout, template: str = "sphinx",
                  system_prompt: str | None = None, max_length: int = 4096,
-                 max_image_pixels: int | None = DEFAULT_MAX_PIXELS):
+                 max_image_pixels: int | None = DEFAULT_MAX_PIXELS, video: VideoSettings | None = None):
         self.tokenizer = tokenizer
         self.layout = layout
         self.template_name = template
         self.system_prompt = system_prompt
         self.max_length = max_length
         self.max_image_pixels = max_image_pixels
+        self.video = video or VideoSettings()  # a video file among the images: its frames as one image
         self.template = build_template(template, tokenizer, system_prompt)
         self.text = ConversationTokenizer(tokenizer, self.template, max_length, layout)
         self.tiler = layout.tiler()
@@ -51,7 +53,8 @@ class SphinxProcessor:
         """From the composed Hydra ``model`` and ``data`` configs (the training-time path)."""
         return cls(tokenizer, VisualLayout.from_model_config(model_cfg), template=data_cfg.template,
                    system_prompt=data_cfg.get("system_prompt"), max_length=int(data_cfg.max_length),
-                   max_image_pixels=data_cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS))
+                   max_image_pixels=data_cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS),
+                   video=VideoSettings.from_config(data_cfg.get("video")))
 
     @property
     def pad_id(self) -> int:
@@ -62,7 +65,7 @@ class SphinxProcessor:
         """A training sample: labels on the answers, cut at turn boundaries when too long. A record
         that breaks the contract in any field, or whose images cannot be used, is a RecordError."""
         validate_record(record)  # every field's type, before a path is opened
-        images = [load_image(path, record["id"], self.max_image_pixels) for path in record.get("images", [])]
+        images = [self.load_visual(path, record["id"]) for path in record.get("images", [])]
         validate_record(record, [image.size for image in images])
         frames, keeps, messages = self._in_model_frame(record, images)
         return self._sample(record, images, frames, keeps, self.text(messages, keeps, record["id"]))
@@ -70,12 +73,18 @@ class SphinxProcessor:
     def prompt(self, record: Record, images: Sequence[Image.Image] | None = None) -> Sample:
         """A generation prompt: the record's messages end with the user turn to answer."""
         if images is None:
-            images = [load_image(path, record["id"], self.max_image_pixels) for path in record.get("images", [])]
+            images = [self.load_visual(path, record["id"]) for path in record.get("images", [])]
         frames, keeps, messages = self._in_model_frame(record, images)
         tokens = self.text.encode_prompt(messages, keeps)
         if tokens.input_ids.numel() > self.max_length:
             raise RecordError("too_long", f"prompt exceeds max_length={self.max_length}", record["id"])
         return self._sample(record, list(images), frames, keeps, tokens)
+
+    def load_visual(self, path: Any, record_id: str | None) -> Image.Image:
+        """An image file, or a video file (by its extension) as one image of its sampled frames."""
+        if is_video(path):
+            return load_video(path, record_id, self.video, self.max_image_pixels)
+        return load_image(path, record_id, self.max_image_pixels)
 
     def collator(self, source_names: list[str], padding_side: str = "right", pad_to_multiple_of: int = 8,
                  packing: bool = False) -> Collator:
@@ -107,7 +116,8 @@ class SphinxProcessor:
     # ------------------------------------------------------------------ save / load
     def to_dict(self) -> dict[str, Any]:
         return {"template": self.template_name, "system_prompt": self.system_prompt, "max_length": self.max_length,
-                "max_image_pixels": self.max_image_pixels, "layout": self.layout.to_dict()}
+                "max_image_pixels": self.max_image_pixels, "layout": self.layout.to_dict(),
+                "video": self.video.to_dict()}
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``processor_config.json`` and the tokenizer files into ``directory``."""
@@ -130,6 +140,7 @@ class SphinxProcessor:
             pixels = config.get("max_image_pixels", DEFAULT_MAX_PIXELS)
             return cls(load_tokenizer(str(path)), layout, template=str(config["template"]),
                        system_prompt=config.get("system_prompt"), max_length=int(config["max_length"]),
-                       max_image_pixels=None if pixels is None else int(pixels))
+                       max_image_pixels=None if pixels is None else int(pixels),
+                       video=VideoSettings.from_config(config.get("video")))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{config_file}: not a valid processor config ({e})") from e

@@ -13,6 +13,7 @@ from sphinx_x.data.datamodule import source_specs
 from sphinx_x.data.mixture import mixture_weights
 from sphinx_x.data.templates import TEMPLATES
 from sphinx_x.data.tiling import VisualLayout
+from sphinx_x.data.video import VideoSettings
 from sphinx_x.runtime.config_types import type_errors
 
 # Room a sample needs beside its image: template, system line, a short question and answer.
@@ -62,6 +63,9 @@ def validate_config(cfg: DictConfig) -> None:
            "must be >= 1, or null for no limit")
     _check(0 <= float(data.val_fraction) < 1, "data.val_fraction", "must be in [0, 1)")
     _choice(data.template, "data.template", TEMPLATES)
+    video = data.get("video")
+    checked_build("data.video", lambda: VideoSettings.from_config(
+        OmegaConf.to_container(video, resolve=True) if OmegaConf.is_config(video) else video))
     _check(model.llm.name_or_path is not None or model.llm.config is not None, "model.llm",
            "needs name_or_path (a checkpoint) or config (random init)")
     layout = checked_build("model", lambda: VisualLayout.from_model_config(model))
