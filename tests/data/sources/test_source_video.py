@@ -99,3 +99,27 @@ def test_probe_off_leaves_corrupt_videos_to_the_sample_builder(tmp_path, demo_to
     spec.options["probe"] = "yes"
     with pytest.raises(SourceOptionError, match="options.probe: must be true or false"):
         read(spec)
+
+
+def test_a_video_source_trains_beside_the_demo_mixture(demo_config, tmp_path):
+    """``+data/source@data.sources.video_json=video_json`` with the dynamic partition: videos become tall
+    images of labelled frames, trained on with the demo's images and text."""
+    from sphinx_x.runtime.config import validate_config
+    from sphinx_x.train import train
+
+    write_json(tmp_path / "data" / "video" / "conversations.json", [
+        {"id": str(k), "video": f"{k}.mp4", "conversations": _turns("<video>\nWhat changes?", "The colour.")}
+        for k in range(6)])
+    for k in range(6):
+        write_video(tmp_path / "data" / "video" / "videos" / f"{k}.mp4", frames=10 + k)
+    cfg = demo_config("+data/source@data.sources.video_json=video_json", f"paths.data_root={tmp_path / 'data'}",
+                      "data.sources.video_json.weight=3.0", "data.video.max_frames=8", "data.video.frame_side=64",
+                      "model/tiling=ixc_dynamic_demo", "trainer.max_steps=2")
+    validate_config(cfg)
+    result = train(cfg, str(tmp_path / "run"))
+    assert result["global_step"] == 2
+    rows = (tmp_path / "run" / "csv" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "train/samples/video_json" in header
+    seen = [row.split(",")[header.index("train/samples/video_json")] for row in rows[1:]]
+    assert max(float(v) for v in seen if v) > 0  # video samples were drawn and trained on
