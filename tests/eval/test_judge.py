@@ -90,6 +90,7 @@ def test_a_judge_that_stays_down_is_a_failure_with_its_reason() -> None:
         verdict = mmvet_ask(judge)
         assert not verdict.ok and verdict.error.startswith("unavailable: no answer after 3 attempts")
         assert judge.stats["failed_unavailable"] == 1 and judge.stats["requests"] == 3
+        assert judge.stats["transport_retries"] == 2
         assert len(server.requests) == 3
 
 
@@ -99,6 +100,7 @@ def test_a_refused_request_is_not_retried() -> None:
         verdict = mmvet_ask(judge)
         assert not verdict.ok and verdict.error.startswith("refused: HTTP 400")
         assert len(server.requests) == 1
+        assert judge.stats["requests"] == 1 and judge.stats["failed_refused"] == 1
 
 
 def test_map_keeps_the_order_with_concurrency() -> None:

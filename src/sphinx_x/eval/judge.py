@@ -8,8 +8,8 @@ bodies). On top of that the judge:
 
 - re-asks when the reply cannot be read as a score (the official scripts do the same; MM-Vet's second
   and later asks add "Predict the correctness of the answer (digit): " and raise the temperature);
-- caches every *readable* verdict, in memory and, with ``cache_dir``, on disk keyed by the request,
-  so a rerun (or a second scoring of the same answers) asks nothing again; unreadable replies and
+- caches every *readable* verdict, in memory and, with ``cache_dir``, on disk keyed by the endpoint
+  and the request, so a rerun (or a second scoring of the same answers) asks nothing again; unreadable replies and
   failures are never cached, so the next run asks again;
 - counts what happened (``stats``) and keeps the reason of every failure (``failures``).
 
@@ -147,7 +147,7 @@ class Judge:
         ``max_attempts``. Transport errors are retried inside the client; a question still without a
         readable verdict gets ``Verdict.error`` and is listed in ``failures`` (``label`` names it)."""
         first = build(1)
-        key = request_key({"task": task, "request": first})
+        key = request_key({"task": task, "base_url": self.config.base_url, "request": first})
         hit = self._cached(key)
         if hit is not None:
             with self.lock:
@@ -161,8 +161,11 @@ class Judge:
             except ApiUnavailable as error:
                 with self.lock:
                     self.stats["requests"] += error.attempts
+                    self.stats["transport_retries"] += max(0, error.attempts - 1)
                 return self._fail(task, label, "unavailable", str(error), attempt, unreadable)
             except RequestRefused as error:
+                with self.lock:
+                    self.stats["requests"] += 1
                 return self._fail(task, label, "refused", str(error), attempt, unreadable)
             with self.lock:
                 self.stats["requests"] += completion.attempts
