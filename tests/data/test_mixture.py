@@ -63,7 +63,9 @@ def test_resume_mid_epoch_continues_the_same_sequence():
     interrupted = MixtureSampler(COUNTS, [0.25] * 4, 300, seed=5)
     interrupted.load_state_dict({"epoch": 0, "consumed": 120, "seed": 5, "num_samples": 300})
     assert list(interrupted) == full[120:]
-    assert len(interrupted) == 180
+    # the length stays the epoch's: Lightning counts on from its restored progress (120 + 180 = 300);
+    # the remaining 180 here ended a resumed epoch 120 draws early (tests/test_train_resume.py)
+    assert len(interrupted) == 300
     with pytest.raises(ValueError, match="data.seed"):
         interrupted.load_state_dict({"epoch": 0, "consumed": 0, "seed": 6, "num_samples": 300})
 

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from sphinx_x.data.bucketing import estimated_length
+from sphinx_x.data.bucketing import CHARS_PER_TOKEN, estimated_length, measured_tokens_per_char
 from sphinx_x.data.dataset import MixtureDataset
 from sphinx_x.data.mixture import MixtureSampler, mixture_weights
 from sphinx_x.data.processor import SphinxProcessor
@@ -17,6 +17,7 @@ from sphinx_x.data.prompts import PromptPool
 from sphinx_x.data.records import Record, RejectLog
 from sphinx_x.data.sources import SourceSpec
 from sphinx_x.data.sources.base import load_source
+from sphinx_x.data.token_batches import TokenBudgetBatchSampler
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class SphinxDataModule(L.LightningDataModule):
         self.train_set: MixtureDataset | None = None
         self.val_set: MixtureDataset | None = None
         self.sampler: MixtureSampler | None = None
+        self.token_batches: TokenBudgetBatchSampler | None = None  # data.max_tokens_per_batch
         self.samples_per_epoch: int | None = None
         self._pending_state: dict[str, Any] | None = None
 
@@ -114,16 +116,31 @@ class SphinxDataModule(L.LightningDataModule):
         self.weights = dict(zip(self.train_set.names, weights.tolist(), strict=True))
         log.info("mixture weights: %s; %d samples per epoch",
                  {k: round(v, 4) for k, v in self.weights.items()}, self.samples_per_epoch)
+        max_tokens = self.cfg.get("max_tokens_per_batch")
         lengths = None
-        if self.cfg.bucket_by_length:
-            slots = self.processor.layout.max_slots
-            lengths = [estimated_length(record, slots) for record in self.train_set.records]
+        if self.cfg.bucket_by_length or max_tokens:
+            slots, rate = self.processor.layout.max_slots, 1 / CHARS_PER_TOKEN
+            if max_tokens:  # budgets need the real rate; bucketing only ranks lengths
+                rate = measured_tokens_per_char(self.train_set.records, lambda m: self.processor.template.render(m)[0],
+                                                self.processor.tokenizer)
+                log.info("token budget: %d tokens per micro-batch, %.3f text tokens per character", max_tokens, rate)
+            lengths = [estimated_length(record, slots, rate) for record in self.train_set.records]
         self.sampler = MixtureSampler(self.train_set.counts, weights, self.samples_per_epoch, self.cfg.seed,
                                       rank=trainer.global_rank if trainer else 0,
                                       world_size=trainer.world_size if trainer else 1,
-                                      lengths=lengths, micro_batch_size=int(self.cfg.micro_batch_size))
+                                      lengths=lengths if self.cfg.bucket_by_length else None,
+                                      micro_batch_size=int(self.cfg.micro_batch_size))
+        if max_tokens:
+            assert lengths is not None
+            self.token_batches = TokenBudgetBatchSampler(self.sampler, lengths, int(self.cfg.max_length),
+                                                         int(max_tokens), int(self.cfg.pack_buffer))
         if self._pending_state:
-            self.sampler.load_state_dict(self._pending_state)
+            self._resumable().load_state_dict(self._pending_state)
+
+    def _resumable(self) -> MixtureSampler | TokenBudgetBatchSampler:
+        """What the checkpoint's sampler state belongs to."""
+        assert self.sampler is not None
+        return self.token_batches or self.sampler
 
     def _trainer_or_none(self) -> L.Trainer | None:
         try:
@@ -132,10 +149,13 @@ class SphinxDataModule(L.LightningDataModule):
             return None
 
     # ------------------------------------------------------------------ loaders
-    def _loader(self, dataset: MixtureDataset, sampler: Any, padding_side: str = "right") -> torch.utils.data.DataLoader:
+    def _loader(self, dataset: MixtureDataset, sampler: Any, padding_side: str = "right",
+                batch_sampler: TokenBudgetBatchSampler | None = None) -> torch.utils.data.DataLoader:
         workers = int(self.cfg.num_workers)
+        batching: dict[str, Any] = ({"batch_sampler": batch_sampler} if batch_sampler is not None
+                                    else {"batch_size": self.cfg.micro_batch_size, "sampler": sampler})
         return torch.utils.data.DataLoader(
-            dataset, batch_size=self.cfg.micro_batch_size, sampler=sampler, num_workers=workers,
+            dataset, **batching, num_workers=workers,
             collate_fn=self.processor.collator(dataset.names, padding_side, packing=bool(self.cfg.packing)),
             pin_memory=bool(self.cfg.pin_memory), persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None)
@@ -144,8 +164,8 @@ class SphinxDataModule(L.LightningDataModule):
         assert self.train_set is not None and self.sampler is not None
         trainer = self._trainer_or_none()
         if trainer is not None:
-            self.sampler.set_epoch(trainer.current_epoch)
-        return self._loader(self.train_set, self.sampler)
+            self._resumable().set_epoch(trainer.current_epoch)
+        return self._loader(self.train_set, self.sampler, batch_sampler=self.token_batches)
 
     def val_dataloader(self) -> list[torch.utils.data.DataLoader]:
         if self.val_set is None:
@@ -157,16 +177,19 @@ class SphinxDataModule(L.LightningDataModule):
         """Sampler position (global samples consumed in the current epoch) and the reject counts."""
         if self.sampler is None:
             return {}
-        state = self.sampler.state_dict()
+        state = self._resumable().state_dict()
         trainer = self._trainer_or_none()
         if trainer is not None:
             # batches of this epoch so far, counted across resumptions by Lightning's progress tracking
             batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-            state["consumed"] = batches * self.cfg.micro_batch_size * trainer.world_size
+            if self.token_batches is not None:
+                state["consumed_batches"] = batches  # per rank: token-budget batches differ in samples
+            else:
+                state["consumed"] = batches * self.cfg.micro_batch_size * trainer.world_size
         return {"sampler": state, "rejected": self.rejects.per_source(), "rejects": self.rejects.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._pending_state = state.get("sampler")
         if self.sampler is not None and self._pending_state:
-            self.sampler.load_state_dict(self._pending_state)
+            self._resumable().load_state_dict(self._pending_state)
         self.rejects.load_state_dict(state.get("rejects") or {})

@@ -91,18 +91,24 @@ class MixtureSampler(torch.utils.data.Sampler[int]):
             items[where] = order[: len(where)]
         return sources, items
 
-    def __iter__(self) -> Iterator[int]:
+    def epoch_draws(self) -> np.ndarray:
+        """Flat indices of the current epoch's draws, all ranks, in training order."""
         sources, items = self.global_sequence(self.epoch)
         flat = self.offsets[sources] + items
         if self.lengths is not None:
             flat = bucket_order(flat, self.lengths[flat], self.micro_batch_size * self.world_size,
                                 seed=(self.seed, self.epoch, 1))
+        return flat
+
+    def __iter__(self) -> Iterator[int]:
         start = self.consumed - self.consumed % self.world_size
-        return iter(flat[start + self.rank :: self.world_size].tolist())
+        return iter(self.epoch_draws()[start + self.rank :: self.world_size].tolist())
 
     def __len__(self) -> int:
-        start = self.consumed - self.consumed % self.world_size
-        return len(range(start + self.rank, self.num_samples, self.world_size))
+        """The whole epoch's draws for this rank, also when resumed mid-epoch (iteration then yields only
+        the rest): Lightning counts the epoch's batches from its restored progress up to this length, so
+        the remaining count here would end a resumed epoch early and skip its last draws."""
+        return len(range(self.rank, self.num_samples, self.world_size))
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:

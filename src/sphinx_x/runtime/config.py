@@ -59,6 +59,12 @@ def validate_config(cfg: DictConfig) -> None:
     _check(data.num_samples is None or int(data.num_samples) >= 1, "data.num_samples",
            "must be >= 1, or null for one pass over the mixture at its sources' sizes")
     _check(int(data.num_workers) >= 0, "data.num_workers", "must be >= 0")
+    max_tokens = data.get("max_tokens_per_batch")
+    _check(max_tokens is None or bool(data.packing), "data.max_tokens_per_batch",
+           "fills rows of packed samples: needs data.packing=true")
+    _check(max_tokens is None or int(max_tokens) >= int(data.max_length), "data.max_tokens_per_batch",
+           f"{max_tokens} is less than one row of data.max_length = {data.max_length} tokens")
+    _check(int(data.get("pack_buffer", 1)) >= 1, "data.pack_buffer", "must be >= 1")
     _check(data.max_image_pixels is None or int(data.max_image_pixels) >= 1, "data.max_image_pixels",
            "must be >= 1, or null for no limit")
     _check(0 <= float(data.val_fraction) < 1, "data.val_fraction", "must be in [0, 1)")

@@ -72,7 +72,8 @@ FIELDS: dict[str, Kind] = {
     "data.weighting": STR, "data.temperature": NUMBER, "data.num_samples": optional(INT), "data.seed": INT,
     "data.strict": BOOL, "data.rejects_path": optional(STR), "data.max_image_pixels": optional(INT),
     "data.max_length": INT, "data.template": STR, "data.system_prompt": optional(STR), "data.prompts.seed": INT,
-    "data.prompts.fixed": BOOL, "data.micro_batch_size": INT, "data.bucket_by_length": BOOL, "data.packing": BOOL, "data.num_workers": INT,
+    "data.prompts.fixed": BOOL, "data.micro_batch_size": INT, "data.bucket_by_length": BOOL, "data.packing": BOOL,
+    "data.max_tokens_per_batch": optional(INT), "data.pack_buffer": INT, "data.num_workers": INT,
     "data.val_fraction": NUMBER,
     "data.val_sources": list_of(STR, "source names"), "data.pin_memory": BOOL,
     # model (its parts are checked by building them)
