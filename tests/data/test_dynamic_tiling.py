@@ -170,6 +170,12 @@ def test_config_errors_name_the_tiling_field(tmp_path, demo_dir):
                           "model.tiling.partition=spiral"], tmp_path)
     with pytest.raises(ConfigError, match="model.tiling.partition: must be one of"):
         validate_config(cfg)
+    for override, message in (("model.tiling.max_tiles=many", "model.tiling.max_tiles: must be an integer"),
+                              ("model.tiling.row_newline=3", "model.tiling.row_newline: must be true or false")):
+        cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}", "model/tiling=ixc_dynamic_demo",
+                              override], tmp_path)
+        with pytest.raises(ConfigError, match=message):
+            validate_config(cfg)
     cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}", "model/tiling=ixc_dynamic_24",
                           "model.tiling.tile_pixels=64"], tmp_path)
     with pytest.raises(ConfigError, match="data.max_length"):  # 25 groups in one column do not fit 384 tokens

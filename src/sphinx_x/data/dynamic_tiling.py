@@ -155,12 +155,18 @@ class DynamicLayout(VisualLayout):
 
     @classmethod
     def from_tiling_config(cls, tiling: DictConfig, tile_pixels: int, tokens_per_tile: int) -> DynamicLayout:
-        """From ``model.tiling`` with the tile size and tokens per tile the model config gives."""
-        return cls(tile_pixels=tile_pixels, tokens_per_tile=tokens_per_tile,
-                   max_tiles=int(tiling.get("max_tiles", 12)), anchor=tiling.get("anchor", "center"),
-                   row_newline=bool(tiling.get("row_newline", True)),
-                   view_separator=bool(tiling.get("view_separator", True)),
-                   image_tags=bool(tiling.get("image_tags", False)))
+        """From ``model.tiling`` with the tile size and tokens per tile the model config gives; a value of
+        the wrong type is an error naming its field."""
+        max_tiles = tiling.get("max_tiles", 12)
+        if not isinstance(max_tiles, int) or isinstance(max_tiles, bool):
+            raise ValueError(f"model.tiling.max_tiles: must be an integer, got {max_tiles!r}")
+        flags = {name: tiling.get(name, default) for name, default in
+                 (("row_newline", True), ("view_separator", True), ("image_tags", False))}
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise ValueError(f"model.tiling.{name}: must be true or false, got {value!r}")
+        return cls(tile_pixels=tile_pixels, tokens_per_tile=tokens_per_tile, max_tiles=max_tiles,
+                   anchor=tiling.get("anchor", "center"), **flags)
 
 
 class DynamicTiler:
