@@ -3,6 +3,8 @@ layout they give, and the chain on the demo world where each stage starts from t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from sphinx_x.inference import SphinxInference
 from sphinx_x.model.adapters import adapter_parameters
 from sphinx_x.model.build import build_sphinx
 from sphinx_x.runtime.config import validate_config
+from sphinx_x.safe_loading import load_checkpoint
 from sphinx_x.train import train
 from tests.testkit.configs import compose_config
+from tests.testkit.paths import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 VIT = "vision.experts.dinov2.model.encoder.layer.0.attention.q_proj.weight"
@@ -118,3 +122,21 @@ def test_three_stages_chain_through_their_exports(demo_dir, llm_checkpoint, tmp_
     trained_three = SphinxInference.from_run(tmp_path / "3").model.state_dict()
     assert torch.equal(trained_three[VIT], trained_two[VIT])  # frozen again for instruction tuning
     assert not torch.equal(trained_three[scale], trained_two[scale])
+
+
+@pytest.mark.slow
+def test_projectors_and_adapters_multirun_beside_the_defaults(tmp_path, demo_dir):
+    """docs/lynx.md's sweep, shortened: 3 projectors x adapters off / every 2nd block, 2 steps each."""
+    cmd = [sys.executable, "-m", "sphinx_x.train", "-m", "experiment=demo", "model/projector=linear,resampler,merge2x2",
+           "model.llm.adapters=null,{every:2}", "trainer.max_steps=2", f"paths.demo_dir={demo_dir}",
+           "demo_world=null", "data.num_workers=0", "trainer.enable_progress_bar=false",
+           "callbacks.benchmark_validation=null", f"hydra.sweep.dir={tmp_path}"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == [str(i) for i in range(6)]
+    for job in jobs:
+        state = load_checkpoint(job / "checkpoints" / "last.ckpt")["state_dict"]
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        assert any(".lynx_adapter." in k for k in state) == ("every" in overrides), job.name
+        assert ("model.vision.projector.latents" in state) == ("resampler" in overrides), job.name
