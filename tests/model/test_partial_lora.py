@@ -141,3 +141,25 @@ def test_config_validation_names_partial_lora(tmp_path, demo_dir):
     validate_config(cfg)  # names are checked against the built model
     with pytest.raises(ValueError, match=r"model.partial_lora.target_modules: \['nope'\] are not nn.Linear"):
         build_sphinx(OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True)))
+
+
+def test_generation_applies_partial_lora_to_the_prompts_image_slots_only(tmp_path, demo_dir, demo_tokenizer,
+                                                                          one_thread):
+    from PIL import Image
+
+    from sphinx_x.inference import Conversation, GenerationConfig
+    from tests.testkit.inference import random_engine
+
+    engine = random_engine(demo_dir, demo_tokenizer, tmp_path, overrides=("model.partial_lora={r: 4}",))
+    config = GenerationConfig(max_new_tokens=6)
+    image = Image.new("RGB", (96, 64), (200, 30, 30))
+    with_image = [Conversation([{"role": "user", "content": "<image>\nWhat colour?"}], [image])]
+    text_only = [Conversation([{"role": "user", "content": "Say something."}])]
+    trained = [g.token_ids for g in engine.generate_full(with_image + text_only, config)]
+    with torch.no_grad():
+        for module in engine.model.llm.modules():
+            if isinstance(module, PartialLoRALinear):
+                module.plora_B.zero_()  # the base model
+    base = [g.token_ids for g in engine.generate_full(with_image + text_only, config)]
+    assert trained[0] != base[0]  # the prompt's image slots went through the LoRA weights
+    assert trained[1] == base[1]  # a text-only prompt never does, nor does any generated token
