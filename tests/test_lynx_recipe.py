@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import open_dict
+from PIL import Image
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from sphinx_x.data.tiling import VisualLayout
-from sphinx_x.inference import SphinxInference
+from sphinx_x.inference import GenerationConfig, SphinxInference
 from sphinx_x.model.adapters import adapter_parameters
 from sphinx_x.model.build import build_sphinx
 from sphinx_x.runtime.config import validate_config
@@ -119,9 +120,16 @@ def test_three_stages_chain_through_their_exports(demo_dir, llm_checkpoint, tmp_
     start_three = build_sphinx(three.model, vocab_size=vocab).state_dict()
     assert torch.equal(start_three[VIT], trained_two[VIT]) and torch.equal(start_three[scale], trained_two[scale])
     train(three, str(tmp_path / "3"))
-    trained_three = SphinxInference.from_run(tmp_path / "3").model.state_dict()
+    stage_three = SphinxInference.from_run(tmp_path / "3")
+    trained_three = stage_three.model.state_dict()
     assert torch.equal(trained_three[VIT], trained_two[VIT])  # frozen again for instruction tuning
     assert not torch.equal(trained_three[scale], trained_two[scale])
+    engine = SphinxInference.from_run(stage_three.export(tmp_path / "export3"))  # the adapters travel with it
+    assert torch.equal(engine.model.state_dict()[scale], trained_three[scale])
+    image = Image.new("RGB", (80, 40), "red")
+    answers = engine.answer(["<image>\nWhat colour is it?"], [[image]], GenerationConfig(max_new_tokens=3, do_sample=False),
+                            describe_first=True)  # Lynx's describe-first, through the KV-cached generation loop
+    assert len(answers) == 1 and isinstance(answers[0], str)
 
 
 @pytest.mark.slow
