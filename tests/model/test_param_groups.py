@@ -113,3 +113,17 @@ def test_ixc_options_train_and_the_optimizer_holds_each_groups_lr(demo_config, t
     weights = state["state_dict"]
     assert {"model.newline_embed", "model.separator_embed"} <= set(weights)
     assert any(k.endswith("plora_B") and weights[k].abs().sum() > 0 for k in weights)
+
+
+def test_groups_are_the_same_when_wrappers_rename_the_parameters(tmp_path, demo_dir):
+    """FSDP and activation checkpointing wrap modules in place and put their prefix into parameter names."""
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import apply_activation_checkpointing
+
+    model = _model(tmp_path, demo_dir, "model.freeze_vision=false")
+    count = len(list(model.parameters()))
+    expected = _lr_of(parameter_groups(model, LR, 0.0, llm_lr_scale=0.2, vision_layer_decay=0.9))
+    layer_type = type(model.llm.model.layers[0])
+    apply_activation_checkpointing(model, check_fn=lambda m: isinstance(m, layer_type))
+    names = [n for n, _ in model.named_parameters()]
+    assert any("_checkpoint_wrapped_module." in n for n in names) and len(names) == count
+    assert _lr_of(parameter_groups(model, LR, 0.0, llm_lr_scale=0.2, vision_layer_decay=0.9)) == expected

@@ -20,6 +20,15 @@ from typing import Any
 from torch import nn
 
 BASE = "base"
+# what FSDP and activation-checkpoint wrappers insert into parameter names (their modules are wrapped in place)
+WRAPPER_PREFIXES = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
+
+
+def unwrapped_name(name: str) -> str:
+    """A parameter's name as the unwrapped model spells it."""
+    for prefix in WRAPPER_PREFIXES:
+        name = name.replace(prefix, "")
+    return name
 
 
 def block_stack(encoder: nn.Module) -> tuple[str, int] | None:
@@ -71,14 +80,16 @@ def parameter_groups(model: Any, lr: float, weight_decay: float, llm_lr_scale: f
         for expert_name, expert in (getattr(vision, attr, None) or {}).items():
             layers, blocks = vision_layers(expert)
             for name, layer in layers.items():
+                name = unwrapped_name(name)
                 vision_depth[f"vision.{attr}.{expert_name}.{name}"] = (
                     expert_name, layer, vision_layer_decay ** (blocks + 1 - layer))
     groups: dict[str, dict[str, Any]] = {}
     for suffix, decay in (("", weight_decay), ("/no_decay", 0.0)):  # the base groups always exist, first
         groups[BASE + suffix] = {"name": BASE + suffix, "params": [], "lr": lr, "weight_decay": decay}
-    for name, param in model.named_parameters():
+    for wrapped_name, param in model.named_parameters():
         if not param.requires_grad:
             continue
+        name = unwrapped_name(wrapped_name)
         if name in vision_depth:
             expert, layer, scale = vision_depth[name]
             part = f"vision.{expert}.layer{layer}"
