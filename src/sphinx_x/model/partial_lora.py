@@ -25,21 +25,28 @@ class VisualPositions:
     """The image-slot mask of the sequence the LLM is running on, shared by every partial-LoRA layer.
 
     ``mask`` is (batch, length) bool. A layer whose input has another (batch, length) (a decoding step
-    of generation: new tokens are text) applies no LoRA.
+    of generation: new tokens are text) applies no LoRA. The flat indices of the marked positions are
+    found once per device and shared by all layers (one host sync per forward, not one per layer).
     """
 
     def __init__(self) -> None:
         self.mask: torch.Tensor | None = None
+        self._index: dict[torch.device, torch.Tensor] = {}
 
     def set(self, mask: torch.Tensor | None) -> None:
         self.mask = mask
+        self._index = {}
 
-    def for_input(self, x: torch.Tensor) -> torch.Tensor | None:
-        """The mask when it describes ``x`` (..., features), else None."""
+    def index_for(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Flat indices (into ``x`` viewed as (batch * length, features)) of the marked positions, when
+        the mask describes ``x``; None when it does not or marks nothing."""
         mask = self.mask
         if mask is None or x.dim() != mask.dim() + 1 or x.shape[:-1] != mask.shape:
             return None
-        return mask.to(x.device)
+        if x.device not in self._index:
+            self._index[x.device] = mask.to(x.device).flatten().nonzero().squeeze(1)
+        index = self._index[x.device]
+        return index if index.numel() else None
 
 
 class PartialLoRALinear(nn.Linear):
@@ -59,12 +66,13 @@ class PartialLoRALinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.linear(x, self.weight, self.bias)  # (batch, length, out)
-        mask = self.positions.for_input(x)
-        if mask is None or not mask.any():
+        index = self.positions.index_for(x)
+        if index is None:
             return out
-        visual = self.dropout(x[mask])  # (visual positions, in)
+        visual = self.dropout(x.reshape(-1, x.shape[-1]).index_select(0, index))  # (visual positions, in)
         delta = F.linear(F.linear(visual, self.plora_A.to(x.dtype)), self.plora_B.to(x.dtype)) * self.scaling
-        return out.index_put((mask,), out[mask] + delta.to(out.dtype))
+        flat = out.reshape(-1, out.shape[-1])  # (batch * length, out)
+        return flat.index_add(0, index, delta.to(out.dtype)).view_as(out)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, partial_lora_r={self.r}"
