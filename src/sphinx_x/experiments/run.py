@@ -25,16 +25,19 @@ TRIAL_MODULE = "sphinx_x.experiments.trial"
 
 def data_dir(study: Study, out: Path) -> Path:
     """Where the study's preparer writes (shared by its runs): ``<out>/<study>/data``."""
-    return (out / study.name / "data").resolve()
+    return out / study.name / "data"
 
 
 def trial_overrides(study: Study, scale: str, root: Path, out: Path, steps: int | None = None,
-                    extra: Sequence[str] = ()) -> list[str]:
-    """The fixed overrides of every job of ``study`` at ``scale`` (without the grid and seeds)."""
+                    extra: Sequence[str] = (), absolute: bool = True) -> list[str]:
+    """The fixed overrides of every job of ``study`` at ``scale`` (without the grid and seeds);
+    ``absolute=False`` keeps the paths relative to the repository (for a sweep file run from its root)."""
     spec = study.scale(scale)
     steps = steps if steps is not None else spec.steps
-    return [f"study.name={study.name}", f"study.scale={scale}", f"study.root={root.resolve()}",
-            *([f"study.data_dir={data_dir(study, out)}"] if spec.prepare else []), *spec.overrides,
+    data = data_dir(study, out).resolve() if absolute else data_dir(study, out)
+    return [f"study.name={study.name}", f"study.scale={scale}",
+            *([f"study.root={root.resolve()}"] if absolute else [] if root == DEFAULT_ROOT else [f"study.root={root}"]),
+            *([f"study.data_dir={data}"] if spec.prepare else []), *spec.overrides,
             *([f"trainer.max_steps={steps}"] if steps is not None else []), *extra]
 
 
@@ -54,7 +57,7 @@ def prepare_data(study: Study, scale: str, root: Path, out: Path, extra: Sequenc
     from sphinx_x.experiments.trial import compose_trial
 
     cfg = compose_trial(trial_overrides(study, scale, root, out, extra=extra))
-    target = data_dir(study, out)
+    target = data_dir(study, out).resolve()
     counts = PREPARERS[name](Path(cfg.paths.demo_dir), target)
     log.info("prepared %s with %s: %s", target, name, counts)
     return target
@@ -88,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=int, default=None, help="questions per benchmark (default: the study's)")
     parser.add_argument("--no-report", action="store_true", help="do not write results.csv, table and plots")
     parser.add_argument("--print", action="store_true", help="print the multirun command and exit")
-    args = parser.parse_args(argv)
+    parser.add_argument("--prepare-only", action="store_true", help="only write the data the study prepares")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.overrides = [*args.overrides, *argv[cut + 1:]]
     if args.eval_limit is not None:
         args.overrides = [f"study.eval_limit={args.eval_limit}", *args.overrides]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -98,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sweep_dir = args.out / study.name / f"{args.scale}_<time>"
             print(" ".join(multirun_command(study, args.scale, args.root, args.out, sweep_dir, args.steps,
                                             args.overrides)))
+            return 0
+        if args.prepare_only:
+            print(prepare_data(study, args.scale, args.root, args.out, args.overrides))
             return 0
         sweep_dir = run_study(study, args.scale, args.root, args.out, args.steps, args.overrides)
     except StudyError as error:
