@@ -1,7 +1,18 @@
-"""Training throughput under three collations (padded, length-bucketed, packed), skip tokens on and off,
-and the data pipeline alone at the paper's tile sizes.
+"""Training throughput under the collations (padded, length-bucketed, packed, packed by token budget),
+skip tokens on and off, and the data pipeline alone at the paper's tile sizes.
 
     python scripts/benchmark_throughput.py [--steps 30] [--device cpu|cuda] [--out FILE]
+
+On CPU the demo model trains in float32. On CUDA the model is SPHINX-Tiny at its real shapes (random
+TinyLlama-1.1B, ConvNeXt-XXL and DINOv2-g built from the configs, no downloads) under bf16 autocast with
+SDPA attention, and the model FLOPs utilisation is reported against the device's dense bf16 peak:
+
+    model FLOPs per micro-batch = 6 * N_llm * real_tokens + F_tile * tiles
+
+``N_llm`` is the LLM's parameter count (forward + backward: 6 FLOPs per parameter and token; attention
+scores are left out, as in the usual 6N estimate), ``real_tokens`` the non-pad tokens, ``F_tile`` the
+frozen encoders' (and projector's) forward FLOPs for one tile, counted once by
+``torch.utils.flop_counter.FlopCounterMode``, and ``tiles`` the micro-batch's encoded tiles.
 
 Every configuration trains the same model from the same initial weights on the same mixture stream
 (the demo world: images of several aspect ratios, short VQA answers to long captions and dialogues)
@@ -35,34 +46,71 @@ from sphinx_x.model.build import build_sphinx
 from sphinx_x.train import ensure_demo_world
 
 ASPECTS = [(1, 1), (4, 3), (3, 4), (16, 9), (2, 1), (1, 2), (3, 1)]
-COLLATIONS = {"padded": [], "bucketed": ["data.bucket_by_length=true"], "packed": ["data.packing=true"]}
+COLLATIONS = {"padded": [], "bucketed": ["data.bucket_by_length=true"], "packed": ["data.packing=true"],
+              # the budget of the padded micro-batch of 8 (8 x 384 tokens) spent on rows of whole samples
+              "packed_budget": ["data.packing=true", "data.max_tokens_per_batch=3072"]}
+PEAK_BF16_FLOPS = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12}  # dense, per GPU
+TINY_AT_REAL_SHAPES = ["model=sphinx_tiny", "model.llm.name_or_path=null", "model.tokenizer=${paths.demo_dir}/tokenizer",
+                       "model.max_length=2048", "model.llm.attn_implementation=sdpa"]
+
+
+def compose_benchmark(overrides: list[str], device: str, workdir: Path) -> Any:
+    """The demo experiment's config (SPHINX-Tiny's shapes, random weights, on CUDA) with ``overrides``."""
+    from omegaconf import OmegaConf, open_dict
+
+    shapes = TINY_AT_REAL_SHAPES if device == "cuda" else []
+    with initialize_config_module("sphinx_x.conf", version_base=None):
+        cfg = compose("train", overrides=["experiment=demo", "data.num_workers=0", *shapes,
+                                          f"data.rejects_path={workdir / 'rejects.jsonl'}",
+                                          f"paths.output_dir={workdir}", *overrides])
+    with open_dict(cfg):
+        for expert in cfg.model.encoders.values():  # random-init encoders: no downloads
+            if OmegaConf.is_dict(expert):
+                for key in ("pretrained", "name_or_path"):
+                    if expert.get(key):
+                        expert[key] = None
+    return cfg
+
+
+def tile_flops(model: torch.nn.Module, pixels: torch.Tensor) -> int:
+    """Forward FLOPs of the vision side (frozen experts + projector) for one tile group."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.vision(pixels[:1])
+    return int(counter.get_total_flops())
 
 
 def measure(overrides: list[str], steps: int, device: str, workdir: Path) -> dict[str, Any]:
-    """Train ``steps`` micro-batches of the composed config; throughput and padding of the stream."""
-    with initialize_config_module("sphinx_x.conf", version_base=None):
-        cfg = compose("train", overrides=["experiment=demo", "data.num_workers=0",
-                                          f"data.rejects_path={workdir / 'rejects.jsonl'}",
-                                          f"paths.output_dir={workdir}", *overrides])
+    """Train ``steps`` micro-batches of the composed config; throughput, padding and model FLOP/s."""
+    cfg = compose_benchmark(overrides, device, workdir)
     ensure_demo_world(cfg)
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = SphinxDataModule(cfg.data, SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data))
     datamodule.setup("fit")
     torch.manual_seed(0)
     model = build_sphinx(cfg.model, vocab_size=len(tokenizer), device=device).train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4,
+                                  fused=True)
+    llm_params = sum(p.numel() for p in model.llm.parameters())
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")  # Lightning's bf16-mixed
     batches = iter(datamodule.train_dataloader())
-    samples = real = total = 0
-    elapsed = 0.0
+    samples = real = total = tiles = 0
+    elapsed, per_tile = 0.0, None
     for step in range(steps + 3):
         if step == 3:
             loop_started = time.perf_counter()
         batch = next(batches).to(device)
+        if per_tile is None and batch.pixels.shape[0]:
+            with autocast:
+                per_tile = tile_flops(model, batch.pixels)
         if device == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        out = model(batch.input_ids, batch.attention_mask, batch.slot_kind, batch.pixels, batch.labels,
-                    position_ids=batch.position_ids, sample_index=batch.sample_index)
+        with autocast:
+            out = model(batch.input_ids, batch.attention_mask, batch.slot_kind, batch.pixels, batch.labels,
+                        position_ids=batch.position_ids, sample_index=batch.sample_index)
         out.loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -73,13 +121,21 @@ def measure(overrides: list[str], steps: int, device: str, workdir: Path) -> dic
             samples += len(batch)
             real += int(batch.attention_mask.sum())
             total += batch.attention_mask.numel()
+            tiles += int(batch.pixels.shape[0])
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     loop_s = (time.perf_counter() - loop_started) / steps
-    return {"samples_per_s": round(samples / elapsed, 2), "real_tokens_per_s": round(real / elapsed, 1),
-            "padding_fraction": round(1 - real / total, 4), "step_s": round(elapsed / steps, 4),
-            "step_with_data_s": round(loop_s, 4),
-            "peak_memory_mb": round(peak / 2**20, 1), "samples": samples}
+    flops = 6 * llm_params * real + (per_tile or 0) * tiles
+    result = {"samples_per_s": round(samples / elapsed, 2), "real_tokens_per_s": round(real / elapsed, 1),
+              "padding_fraction": round(1 - real / total, 4), "step_s": round(elapsed / steps, 4),
+              "step_with_data_s": round(loop_s, 4), "peak_memory_mb": round(peak / 2**20, 1), "samples": samples,
+              "model_tflops_per_s": round(flops / elapsed / 1e12, 4), "llm_params": llm_params,
+              "tile_forward_gflops": round((per_tile or 0) / 1e9, 3)}
+    peak_flops = next((v for k, v in PEAK_BF16_FLOPS.items() if k in torch.cuda.get_device_name()), None) \
+        if device == "cuda" else None
+    if peak_flops:
+        result["mfu"] = round(flops / elapsed / peak_flops, 4)
+    return result
 
 
 def measure_lightning(steps: int, workdir: Path) -> dict[str, Any]:
@@ -185,7 +241,7 @@ def main(argv: list[str] | None = None) -> Path:
             print(key, results[key], flush=True)
     for skip in ("on", "off"):
         padded = results[f"padded/skip_tokens={skip}"]["real_tokens_per_s"]
-        for name in ("bucketed", "packed"):
+        for name in ("bucketed", "packed", "packed_budget"):
             entry = results[f"{name}/skip_tokens={skip}"]
             entry["real_tokens_per_s_vs_padded"] = round(entry["real_tokens_per_s"] / padded, 3)
     lightning = measure_lightning(args.steps, args.workdir)
@@ -208,8 +264,12 @@ def main(argv: list[str] | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "command": " ".join(["python", "scripts/benchmark_throughput.py", *(argv or sys.argv[1:])]),
-        "device": device, "model": "demo (tiny random LLaMA + tiny ConvNeXt/DINOv2 MoV), float32",
-        "stream": "the demo world's training mixture (demo_llava + demo_text), micro-batch 8",
+        "device": device,
+        "model": "SPHINX-Tiny shapes (random TinyLlama-1.1B, ConvNeXt-XXL, DINOv2-g), bf16 autocast, SDPA"
+        if args.device == "cuda" else "demo (tiny random LLaMA + tiny ConvNeXt/DINOv2 MoV), float32",
+        "stream": "the demo world's training mixture (demo_llava + demo_text), micro-batch 8 "
+                  "(packed_budget: 3072 tokens a micro-batch)",
+        "flops": "6 * N_llm * real_tokens + F_tile * tiles (module docstring); mfu against the dense bf16 peak",
         "steps_measured": args.steps, "results": results, "lightning_overhead": overhead,
         "data_pipeline": {"what": "decode + tile + tokenise + collate of 56 photos (JPEG/PNG, long side 1024, "
                                   "aspect ratios " + ", ".join(f"{w}:{h}" for w, h in ASPECTS) + ") at "
