@@ -28,7 +28,7 @@ def fake_run(job_dir, tiling: str, seed: int, steps: int = 10) -> None:
               "demo_rec": {"accuracy": 0.1, "n_samples": 10.0}}
     result = {"study": "tiny", "scale": "demo", "grid": {"model/tiling": tiling}, "seed": seed,
               "train": {"global_step": steps, "train_loss": 2.0 + seed, "val_loss": None, "train_s": 30.0,
-                        "rejected_total": 0},
+                        "rejected_total": 0, "visual_tokens_per_sample": 59.0 + seed},
               "evals": [{"options": {}, "point": "-", "scores": scores, "eval_s": 5.0}], "wall_s": 35.0,
               "metrics_csv": "csv/version_0/metrics.csv"}
     (job_dir / "study_result.json").write_text(json.dumps(result))
@@ -56,7 +56,7 @@ def test_report_files(sweep, tmp_path):
         reader = csv.DictReader(handle)
         rows = list(reader)
     assert reader.fieldnames == ["model/tiling", "job", "seed", "steps", "train_loss", "val_loss", "train_s", "eval_s",
-                                 "demo_vqa/accuracy", "demo_vqa/accuracy[question_type=colour]",
+                                 "visual_tokens_per_sample", "demo_vqa/accuracy", "demo_vqa/accuracy[question_type=colour]",
                                  "demo_vqa/n_samples", "demo_rec/accuracy", "demo_rec/n_samples"]
     assert [(r["model/tiling"], r["seed"], r["demo_vqa/accuracy"], r["val_loss"]) for r in rows] == [
         ("grid448", "0", "0.5", ""), ("grid448", "1", "0.7", ""), ("grid672", "0", "0.4", ""), ("grid672", "1", "0.4", "")]
@@ -65,10 +65,10 @@ def test_report_files(sweep, tmp_path):
     table = [line for line in block.splitlines() if line.startswith("|")]
     assert table == [
         "| model/tiling | seeds | demo_vqa accuracy | demo_vqa colour | demo_rec accuracy | final train loss "
-        "| train s / run |",
-        "|---|---|---|---|---|---|---|",
-        "| grid448 | 2 | 0.600 ± 0.141 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 30 |",
-        "| grid672 | 2 | 0.400 ± 0.000 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 30 |"]
+        "| visual tokens / sample | train s / run |",
+        "|---|---|---|---|---|---|---|---|",
+        "| grid448 | 2 | 0.600 ± 0.141 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 59.5 ± 0.7 | 30 |",
+        "| grid672 | 2 | 0.400 ± 0.000 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 59.5 ± 0.7 | 30 |"]
     assert "4 runs (2 grid points x 2 seeds), 10 optimizer steps each, 2.3 min of run time in all" in block
     for image in paths[2:]:
         with Image.open(image) as png:

@@ -28,6 +28,7 @@ from sphinx_x.experiments.study import DEFAULT_ROOT, Study, StudyError, load_stu
 RESULT_FILE = "study_result.json"  # what sphinx_x.experiments.trial writes into each run
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FIXED_COLUMNS = ("job", "seed", "steps", "train_loss", "val_loss", "train_s", "eval_s")
+TRAIN_EXTRAS = ("visual_tokens_per_sample", "skipped_tile_fraction", "tokens_per_s")  # when the trial has them
 
 
 class ReportError(RuntimeError):
@@ -71,7 +72,8 @@ def result_rows(study: Study, runs: Sequence[dict[str, Any]]) -> tuple[list[str]
             row: dict[str, Any] = {**run["grid"], **{k: _text(v) for k, v in point["options"].items()},
                                    "job": run["job"], "seed": run["seed"], "steps": run["train"]["global_step"],
                                    "train_loss": run["train"]["train_loss"], "val_loss": run["train"]["val_loss"],
-                                   "train_s": run["train"]["train_s"], "eval_s": point["eval_s"]}
+                                   "train_s": run["train"]["train_s"], "eval_s": point["eval_s"],
+                                   **{k: run["train"][k] for k in TRAIN_EXTRAS if k in run["train"]}}
             for bench, scores in point["scores"].items():
                 for key, value in scores.items():
                     column = f"{bench}/{key}"
@@ -79,7 +81,8 @@ def result_rows(study: Study, runs: Sequence[dict[str, Any]]) -> tuple[list[str]
                     if column not in score_columns:
                         score_columns.append(column)
             rows.append(row)
-    columns = [*study.grid, *study.eval_grid, *FIXED_COLUMNS, *score_columns]
+    extras = [k for k in TRAIN_EXTRAS if any(k in row for row in rows)]
+    columns = [*study.grid, *study.eval_grid, *FIXED_COLUMNS, *extras, *score_columns]
     return columns, rows
 
 
@@ -125,18 +128,19 @@ def summary(study: Study, rows: Sequence[dict[str, Any]], columns: Sequence[str]
     heads = headline_columns(study, columns)
     out = []
     for key, members in groups.items():
-        values = {c: [float(m[c]) for m in members if m.get(c) is not None] for c in [*heads, "train_loss"]}
+        values = {c: [float(m[c]) for m in members if m.get(c) is not None]
+                  for c in [*heads, "train_loss", "visual_tokens_per_sample"]}
         out.append({"point": key, "seeds": [m["seed"] for m in members], "values": values,
                     "train_s": statistics.fmean(float(m["train_s"]) for m in members)})
     return out
 
 
-def _mean_sd(values: Sequence[float]) -> str:
+def _mean_sd(values: Sequence[float], digits: int = 3) -> str:
     if not values:
         return "-"
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def _short(column: str) -> str:
@@ -150,11 +154,15 @@ def _short(column: str) -> str:
 def markdown_table(study: Study, groups: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     heads = headline_columns(study, columns)
     names = [*study.grid, *study.eval_grid]
-    header = [*names, "seeds", *(f"{_short(c)}" for c in heads), "final train loss", "train s / run"]
+    tokens = any(g["values"]["visual_tokens_per_sample"] for g in groups)
+    header = [*names, "seeds", *(f"{_short(c)}" for c in heads), "final train loss",
+              *(["visual tokens / sample"] if tokens else []), "train s / run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in groups:
         cells = [*group["point"], str(len(group["seeds"])), *(_mean_sd(group["values"][c]) for c in heads),
-                 _mean_sd(group["values"]["train_loss"]), f"{group['train_s']:.0f}"]
+                 _mean_sd(group["values"]["train_loss"]),
+                 *([_mean_sd(group["values"]["visual_tokens_per_sample"], 1)] if tokens else []),
+                 f"{group['train_s']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

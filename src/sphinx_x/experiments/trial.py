@@ -43,6 +43,7 @@ from sphinx_x.train import train
 log = logging.getLogger(__name__)
 CONFIG_NAME = "study_trial"
 RESULT_FILE = "study_result.json"
+TRAIN_EXTRAS = ("visual_tokens_per_sample", "skipped_tile_fraction", "tokens_per_s")  # last logged values
 TRIAL_CONFIG: dict[str, Any] = {
     "defaults": ["train", "_self_"],
     "task_name": "study",
@@ -158,7 +159,8 @@ def run_trial(cfg: DictConfig, run_dir: str) -> dict[str, Any]:
     result = {"study": study.name, "scale": cfg.study.scale, "grid": values, "seed": int(cfg.seed),
               "train": {"global_step": trained["global_step"], "train_loss": metrics.get("train/loss"),
                         "val_loss": metrics.get("val/loss"), "train_s": round(train_s, 1),
-                        "rejected_total": trained["rejected_total"]},
+                        "rejected_total": trained["rejected_total"],
+                        **{key: metrics[f"train/{key}"] for key in TRAIN_EXTRAS if f"train/{key}" in metrics}},
               "evals": evals, "wall_s": round(time.perf_counter() - started, 1),
               "metrics_csv": _metrics_csv(Path(run_dir))}
     (Path(run_dir) / RESULT_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
