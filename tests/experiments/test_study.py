@@ -114,4 +114,4 @@ def test_every_committed_study_composes_at_demo_scale():
         study = load_study(name, root)
         assert len(study.seeds) >= 2, name
         check_grid(study, "demo")
-        assert "paper" in study.scales, name
+        check_grid(study, "paper")  # the cluster command composes too (real model, data=all, SLURM)
