@@ -17,7 +17,9 @@ from typing import Any
 from PIL import Image
 
 from sphinx_x.data.records import RecordError
+from sphinx_x.data.tiling import VisualLayout
 from sphinx_x.eval.benchmarks import BenchmarkSpec, EvalSample, get_benchmark
+from sphinx_x.eval.metrics.rec import RecTarget
 from sphinx_x.eval.scoring import ScoringError, score_predictions
 from sphinx_x.inference import Conversation, GenerationConfig, SphinxInference
 
@@ -43,6 +45,16 @@ def metric_options(spec: BenchmarkSpec, engine: SphinxInference) -> dict[str, An
         return {}
     layout = engine.layout
     return {"side": layout.grid * layout.tile_pixels, "grid": layout.grid, "anchor": layout.anchor}
+
+
+def with_model_frames(spec: BenchmarkSpec, samples: Sequence[EvalSample], layout: VisualLayout) -> list[EvalSample]:
+    """REC targets carry the frame the model saw their image through (``layout.frame``): under the dynamic
+    partition each image has its own grid, so the metric's one square frame would misplace the boxes."""
+    if spec.task != "rec":
+        return list(samples)
+    return [dataclasses.replace(s, target=dataclasses.replace(s.target, frame=layout.frame(s.target.width,
+                                                                                           s.target.height)))
+            if isinstance(s.target, RecTarget) and s.target.frame is None else s for s in samples]
 
 
 def evaluate_benchmark(engine: SphinxInference, benchmark: str | BenchmarkSpec, samples: Sequence[EvalSample],
@@ -77,7 +89,8 @@ def evaluate_benchmark(engine: SphinxInference, benchmark: str | BenchmarkSpec, 
                     failed[0]["reason"])
     if rejects is not None:
         rejects += failed
-    scores = score_rows(spec, rows, samples, **metric_options(spec, engine), **(scoring or {}))
+    scores = score_rows(spec, rows, with_model_frames(spec, samples, engine.layout), **metric_options(spec, engine),
+                        **(scoring or {}))
     scores["n_failed"] = float(len(failed))
     return rows, scores
 
