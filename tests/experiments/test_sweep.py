@@ -52,7 +52,9 @@ def test_every_agent_command_composes_its_grid_point(tmp_path):
     sweep = yaml.safe_load(write_sweep(study, root=folder.parent, out=tmp_path / "runs").read_text())
     for point, seed in study.runs():
         command = agent_command(sweep, {**point, "seed": seed})
-        cfg = compose_config([*command[4:], f"study.root={folder.parent}"], tmp_path / "job", config_name="study_trial")
+        assert f"hydra.run.dir={tmp_path / 'runs'}/tiny/demo_sweep/${{oc.env:WANDB_RUN_ID,local}}" in command
+        overrides = [o for o in command[4:] if not o.startswith("hydra.run.dir=")]  # compose_config sets its own
+        cfg = compose_config([*overrides, f"study.root={folder.parent}"], tmp_path / "job", config_name="study_trial")
         assert grid_values(cfg, study) == {k: override_value(v) for k, v in point.items()}
         assert (cfg.seed, cfg.data.seed, cfg.logger.name) == (seed, seed, "wandb")
         assert cfg.model.tiling.grid == {"grid448": 2, "grid672": 3}[point["model/tiling"]]

@@ -37,7 +37,8 @@ class ReportError(RuntimeError):
 
 def find_sweep(study: Study, out: Path, scale: str = "demo") -> Path:
     """The newest sweep directory of ``study`` at ``scale`` that holds at least one finished run."""
-    sweeps = sorted(p for p in (out / study.name).glob(f"{scale}_*") if any(p.glob(f"*/{RESULT_FILE}")))
+    sweeps = sorted((p for p in (out / study.name).glob(f"{scale}_*") if any(p.glob(f"*/{RESULT_FILE}"))),
+                    key=lambda p: p.stat().st_mtime)
     if not sweeps:
         raise ReportError(f"no finished runs of study {study.name!r} under {out / study.name} "
                           f"(run: python -m sphinx_x.experiments.run {study.name})")

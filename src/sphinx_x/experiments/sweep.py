@@ -25,6 +25,11 @@ SWEEP_FILE = "sweep.yaml"
 HYDRA_LAUNCHER = "hydra/launcher="  # a sweep agent runs one job per process: no multirun launcher
 
 
+def run_dir(study: Study, scale: str, out: Path) -> str:
+    """Each agent's run folder: ``<out>/<study>/<scale>_sweep/<wandb run id>`` (what the report reads)."""
+    return f"{out.as_posix()}/{study.name}/{scale}_sweep/${{oc.env:WANDB_RUN_ID,local}}"
+
+
 def sweep_config(study: Study, scale: str, root: Path, out: Path, steps: int | None = None,
                  project: str = "sphinx-x") -> dict[str, Any]:
     """The wandb sweep of ``study`` at ``scale`` as a dict (what ``sweep.yaml`` holds)."""
@@ -42,7 +47,7 @@ def sweep_config(study: Study, scale: str, root: Path, out: Path, steps: int | N
         "method": "grid",
         "parameters": parameters,
         "command": ["${env}", "${interpreter}", "-m", TRIAL_MODULE, *fixed, "logger=wandb",
-                    "${args_no_hyphens}"],
+                    f"hydra.run.dir={run_dir(study, scale, out)}", "${args_no_hyphens}"],
     }
     if metric_name and not study.eval_grid:
         config["metric"] = {"name": metric_name, "goal": "maximize"}
@@ -55,7 +60,9 @@ def write_sweep(study: Study, scale: str = "demo", root: Path = DEFAULT_ROOT, ou
     path = study.directory / (SWEEP_FILE if scale == "demo" else f"sweep-{scale}.yaml")
     header = (f"# wandb sweep of study {study.name} ({scale} scale), written by "
               f"python -m sphinx_x.experiments.sweep {study.name}{'' if scale == 'demo' else ' --scale ' + scale}\n"
-              f"# wandb sweep {path} && wandb agent <entity>/<project>/<sweep id>   (offline: WANDB_MODE=offline)\n")
+              f"# wandb sweep {path} && wandb agent <entity>/<project>/<sweep id>   (offline: WANDB_MODE=offline)\n"
+              f"# report: python -m sphinx_x.experiments.report {study.name} --sweep-dir {out.as_posix()}/{study.name}/"
+              f"{scale}_sweep\n")
     if study.scale(scale).prepare:
         header += (f"# first prepare the data once: python -m sphinx_x.experiments.run {study.name} --prepare-only"
                    f"{'' if scale == 'demo' else ' --scale ' + scale}\n")
