@@ -83,3 +83,15 @@ def test_one_loss_curve_per_run(sweep, tmp_path):
     assert plot_losses(study, runs, tmp_path / "loss.png") == 4
     (sweep / "3" / "csv" / "version_0" / "metrics.csv").unlink()  # e.g. a run that logged to wandb only
     assert plot_losses(study, runs, tmp_path / "loss.png") == 3
+
+
+def test_the_majority_answer_baseline_row_and_line(sweep, tmp_path, demo_dir):
+    for job in range(4):
+        (sweep / str(job) / "config.yaml").write_text(f"paths:\n  demo_dir: {demo_dir}\n")
+    study = load_study("tiny", tmp_path / "studies")
+    write_report(study, sweep)
+    text = (study.directory / "README.md").read_text()
+    last = [line for line in text.splitlines() if line.startswith("|")][-1].split(" | ")
+    assert last[0] == "| majority-answer baseline" and last[1] == "-"
+    vqa, colour, rec = float(last[2]), float(last[3]), last[4]
+    assert 0 < vqa < 1 and 0 <= colour <= 1 and rec == "-"  # majority answers: right on some, not all

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from matplotlib.figure import Figure
 
 from sphinx_x.experiments.study import DEFAULT_ROOT, Study, StudyError, load_study
@@ -152,7 +153,36 @@ def _short(column: str) -> str:
     return f"{bench} {key}"
 
 
-def markdown_table(study: Study, groups: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def demo_vqa_baseline(runs: Sequence[dict[str, Any]]) -> dict[str, float] | None:
+    """The majority-answer baseline (each question type's most common training answer, as ``make demo``
+    prints it) on the questions the runs answered; None when the runs have no demo_vqa scores."""
+    scores = runs[0]["evals"][0]["scores"].get("demo_vqa")
+    config = run_config(runs[0])
+    demo_dir = Path(str(config.get("paths", {}).get("demo_dir", ""))) if config else None
+    if scores is None or demo_dir is None or not (demo_dir / "llava_train.json").exists():
+        return None
+    from sphinx_x.demo.run import majority_answers
+    from sphinx_x.eval.benchmarks import get_benchmark
+    from sphinx_x.eval.scoring import score_predictions
+
+    spec = get_benchmark("demo_vqa")
+    samples = spec.load(demo_dir)[: int(scores["n_samples"])]
+    majority = majority_answers(demo_dir)
+    return score_predictions(spec, {s.question_id: majority.get(s.meta["question_type"], "") for s in samples},
+                             samples)
+
+
+def run_config(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The training config the run saved (``config.yaml``, resolved), as plain data."""
+    path = run["run_dir"] / "config.yaml"
+    if not path.exists():
+        return None
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else None
+
+
+def markdown_table(study: Study, groups: Sequence[dict[str, Any]], columns: Sequence[str],
+                   baseline: dict[str, float] | None = None) -> str:
     heads = headline_columns(study, columns)
     names = [*study.grid, *study.eval_grid]
     tokens = any(g["values"]["visual_tokens_per_sample"] for g in groups)
@@ -165,10 +195,16 @@ def markdown_table(study: Study, groups: Sequence[dict[str, Any]], columns: Sequ
                  *([_mean_sd(group["values"]["visual_tokens_per_sample"], 1)] if tokens else []),
                  f"{group['train_s']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    if baseline is not None:
+        cells = ["majority-answer baseline", *([""] * (len(names) - 1)), "-",
+                 *(f"{baseline[c.split('/', 1)[1]]:.3f}" if c.startswith("demo_vqa/") and c.split("/", 1)[1] in baseline
+                   else "-" for c in heads), "-", *(["-"] if tokens else []), "-"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot_metric(study: Study, groups: Sequence[dict[str, Any]], column: str, path: Path) -> None:
+def plot_metric(study: Study, groups: Sequence[dict[str, Any]], column: str, path: Path,
+                baseline: float | None = None) -> None:
     """Every seed's value per grid point (dots) and the mean +- sample sd (bar)."""
     fig = Figure(figsize=(max(4.0, 1.3 * len(groups) + 1.5), 3.6), dpi=100)
     ax = fig.add_subplot()
@@ -181,10 +217,13 @@ def plot_metric(study: Study, groups: Sequence[dict[str, Any]], column: str, pat
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         ax.errorbar([i], [statistics.fmean(values)], yerr=[sd], fmt="_", color="black", markersize=18, capsize=6,
                     zorder=4)
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", linewidth=1, label="majority-answer baseline")
+        ax.legend(fontsize=7, loc="best")
     ax.set_xticks(range(len(groups)), labels, fontsize=8)
     ax.set_xlim(-0.6, len(groups) - 0.4)
     ax.set_ylabel(_short(column))
-    ax.set_title(f"{study.name}: {_short(column)} (dots: seeds; bar: mean ± sd)", fontsize=9)
+    ax.set_title(f"{study.name}: {_short(column)}\n(dots: one per seed; bar: mean ± sd)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -254,12 +293,14 @@ def write_report(study: Study, sweep_dir: Path, out_dir: Path | None = None) -> 
     written = [out_dir / "results.csv"]
     write_csv(written[0], columns, rows)
     groups = summary(study, rows, columns)
+    baseline = demo_vqa_baseline(runs)
     images = []
     for column in headline_columns(study, columns):
         if "[" in column:
             continue  # per-type scores are in the table; one plot per benchmark's overall score
         image = plots / f"metric_{column.replace('/', '_')}.png"
-        plot_metric(study, groups, column, image)
+        plot_metric(study, groups, column, image,
+                    baseline["accuracy"] if baseline is not None and column == "demo_vqa/accuracy" else None)
         images.append(image)
     loss_png = plots / "train_loss.png"
     plot_losses(study, runs, loss_png)
@@ -272,7 +313,7 @@ def write_report(study: Study, sweep_dir: Path, out_dir: Path | None = None) -> 
         f"(training + held-out evaluation, 2 shared CPU cores). Mean ± sd over seeds; every run in "
         "[results.csv](results.csv).",
         "",
-        markdown_table(study, groups, columns),
+        markdown_table(study, groups, columns, baseline),
         "",
         *(f"![{p.stem}](plots/{p.name})" for p in images),
     ])
