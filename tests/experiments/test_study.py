@@ -10,7 +10,7 @@ from sphinx_x.experiments.trial import check_grid
 from tests.testkit.paths import REPO
 from tests.testkit.studies import QUICK_DEMO, study_fields, write_study
 
-COMMITTED = ("resolution", "encoders", "skip_tokens", "prompts", "active_experts", "describe_first")
+COMMITTED = ("resolution", "encoders", "skip_tokens", "prompts", "active_experts", "describe_first", "data_subsets")
 
 
 def test_a_study_reads_into_grid_points_seeds_and_overrides(tmp_path):
@@ -24,6 +24,22 @@ def test_a_study_reads_into_grid_points_seeds_and_overrides(tmp_path):
     scale = study.scale("demo")
     assert (scale.steps, scale.evals, scale.eval_limit, scale.overrides) == (2, ("demo_vqa", "demo_rec"), 2,
                                                                               tuple(QUICK_DEMO))
+
+
+def test_a_scale_may_have_its_own_grid(tmp_path):
+    fields = study_fields(grid={"data": ["language", "vision", "vl", "ocr", "all"]})
+    fields["scales"]["demo"]["grid"] = {"data": ["demo_language", "demo_vision", "demo_vl", "demo"]}
+    write_study(tmp_path, **fields)
+    study = load_study("tiny", tmp_path)
+    assert study.grid == {"data": ("language", "vision", "vl", "ocr", "all")}
+    demo = study.at("demo")
+    assert demo.grid == {"data": ("demo_language", "demo_vision", "demo_vl", "demo")}
+    assert sweep_overrides(demo) == ["data=demo_language,demo_vision,demo_vl,demo", "seed=0,1"]
+    check_grid(study, "demo")  # the demo subsets are registered mixtures (data group)
+    fields["scales"]["demo"]["grid"] = {"data": ["demo"]}
+    write_study(tmp_path, **fields)
+    with pytest.raises(StudyError, match=r"scales.demo.grid.data: a list of at least two values"):
+        load_study("tiny", tmp_path)
 
 
 def test_an_eval_grid_varies_inference_only(tmp_path):

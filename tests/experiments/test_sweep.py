@@ -18,7 +18,7 @@ from tests.testkit.configs import compose_config
 from tests.testkit.paths import REPO
 from tests.testkit.studies import write_study
 
-COMMITTED = ("resolution", "encoders", "skip_tokens", "prompts", "active_experts", "describe_first")
+COMMITTED = ("resolution", "encoders", "skip_tokens", "prompts", "active_experts", "describe_first", "data_subsets")
 
 
 def agent_command(sweep: dict, values: dict) -> list[str]:
@@ -63,7 +63,7 @@ def test_every_agent_command_composes_its_grid_point(tmp_path):
 def test_committed_sweep_files_match_their_studies():
     root = REPO / "experiments"
     for name in COMMITTED:
-        study = load_study(name, root)
+        study = load_study(name, root).at("demo")
         committed = yaml.safe_load((root / name / "sweep.yaml").read_text())
         assert committed == sweep_config(study, "demo", DEFAULT_ROOT, Path("runs/experiments")), name
         params = committed["parameters"]

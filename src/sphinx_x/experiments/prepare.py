@@ -48,4 +48,21 @@ def demo_vqa_as_gqa(demo_dir: Path, out: Path) -> dict[str, int]:
     return {"llava_records": len(rest), "vqa_questions": len(questions)}
 
 
-PREPARERS: dict[str, Callable[[Path, Path], dict[str, int]]] = {"demo_vqa_as_gqa": demo_vqa_as_gqa}
+def demo_task_subsets(demo_dir: Path, out: Path) -> dict[str, int]:
+    """The demo's LLaVA records split by task group: ``llava_vl.json`` (captions and VQA) and
+    ``llava_vision.json`` (referring boxes and region captions), for the ``demo_vl`` / ``demo_vision``
+    mixtures of the data_subsets study (``demo_language`` trains on the text dialogues only)."""
+    build_demo_world(demo_dir, **DEMO_WORLD)
+    records = json.loads((demo_dir / "llava_train.json").read_text(encoding="utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list[dict]] = {"vl": [], "vision": []}
+    for record in records:
+        group = "vision" if record["id"].endswith("_grounding") else "vl"
+        groups[group].append({**record, "image": str((demo_dir / record["image"]).resolve())})
+    for group, subset in groups.items():
+        (out / f"llava_{group}.json").write_text(json.dumps(subset), encoding="utf-8")
+    return {f"llava_{group}": len(subset) for group, subset in groups.items()}
+
+
+PREPARERS: dict[str, Callable[[Path, Path], dict[str, int]]] = {"demo_vqa_as_gqa": demo_vqa_as_gqa,
+                                                                "demo_task_subsets": demo_task_subsets}

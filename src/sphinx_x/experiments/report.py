@@ -287,6 +287,7 @@ def write_report(study: Study, sweep_dir: Path, out_dir: Path | None = None) -> 
     """results.csv, the README table and the plots for the runs in ``sweep_dir``; returns the files."""
     out_dir = out_dir or study.directory
     runs = load_runs(study, sweep_dir)
+    study = study.at(runs[0]["scale"])
     columns, rows = result_rows(study, runs)
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)

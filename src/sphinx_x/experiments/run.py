@@ -66,6 +66,7 @@ def prepare_data(study: Study, scale: str, root: Path, out: Path, extra: Sequenc
 def run_study(study: Study, scale: str, root: Path, out: Path, steps: int | None = None,
               extra: Sequence[str] = (), check: bool = True) -> Path:
     """Launch the multirun; returns the sweep directory (raises when a job failed)."""
+    study = study.at(scale)
     if check:
         from sphinx_x.experiments.trial import check_grid  # imports training code: only when running
 
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [f"study.eval_limit={args.eval_limit}", *args.overrides]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        study = load_study(args.study, args.root)
+        study = load_study(args.study, args.root).at(args.scale)
         if args.print:
             sweep_dir = args.out / study.name / f"{args.scale}_<time>"
             print(" ".join(multirun_command(study, args.scale, args.root, args.out, sweep_dir, args.steps,

@@ -17,6 +17,7 @@ Runs are ``sphinx_x.experiments.trial`` jobs: ``python -m sphinx_x.experiments.r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Iterator, Mapping
@@ -32,7 +33,8 @@ STUDY_FILE = "study.yaml"
 DEFAULT_ROOT = Path("experiments")
 EVAL_OPTIONS = {"active_experts": int, "describe_first": bool}  # what eval_grid may vary
 STUDY_FIELDS = {"question", "grid", "eval_grid", "seeds", "metric", "scales"}
-SCALE_FIELDS = {"overrides", "steps", "evals", "eval_limit", "eval_batch_size", "describe_max_new_tokens", "prepare"}
+SCALE_FIELDS = {"overrides", "steps", "evals", "eval_limit", "eval_batch_size", "describe_max_new_tokens", "prepare",
+                "grid"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*([./][A-Za-z_][A-Za-z0-9_]*)*$")
 GridValue = str | int | float | bool | None
@@ -53,6 +55,7 @@ class Scale:
     eval_batch_size: int = 32
     describe_max_new_tokens: int = 48
     prepare: str | None = None  # a preparer of sphinx_x.experiments.prepare, run before the jobs
+    grid: dict[str, tuple[GridValue, ...]] | None = None  # this scale's own grid (e.g. demo mixtures)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ class Study:
         if name not in self.scales:
             raise StudyError(f"{self.file}: scales: no scale {name!r}; the study has {sorted(self.scales)}")
         return self.scales[name]
+
+    def at(self, scale: str) -> Study:
+        """The study as it runs at ``scale``: the scale's own grid where it has one."""
+        grid = self.scale(scale).grid
+        return self if grid is None else dataclasses.replace(self, grid=grid)
 
     def grid_points(self) -> list[dict[str, GridValue]]:
         """Every training configuration (without the seed), in the grid's order."""
@@ -186,6 +194,7 @@ def _scale(path: Path, name: str, raw: Any) -> Scale:
     unknown_evals = [e for e in evals if e not in BENCHMARKS]
     if unknown_evals:
         raise StudyError(f"{where}.evals: unknown benchmarks {unknown_evals}; choose from {sorted(BENCHMARKS)}")
+    grid = _grid(path, f"scales.{name}.grid", raw["grid"], allow_empty=False) if "grid" in raw else None
     prepare = raw.get("prepare")
     if prepare is not None:
         from sphinx_x.experiments.prepare import PREPARERS
@@ -200,7 +209,7 @@ def _scale(path: Path, name: str, raw: Any) -> Scale:
         if value is not None:
             numbers[key] = value
     return Scale(overrides=tuple(overrides), steps=numbers.get("steps"), evals=tuple(evals),
-                 eval_limit=numbers.get("eval_limit"), prepare=prepare, **{k: numbers[k] for k in ("eval_batch_size",
+                 eval_limit=numbers.get("eval_limit"), prepare=prepare, grid=grid, **{k: numbers[k] for k in ("eval_batch_size",
                                                                                     "describe_max_new_tokens")
                                                           if k in numbers})
 

@@ -33,7 +33,7 @@ def run_dir(study: Study, scale: str, out: Path) -> str:
 def sweep_config(study: Study, scale: str, root: Path, out: Path, steps: int | None = None,
                  project: str = "sphinx-x") -> dict[str, Any]:
     """The wandb sweep of ``study`` at ``scale`` as a dict (what ``sweep.yaml`` holds)."""
-    spec = study.scale(scale)
+    study, spec = study.at(scale), study.scale(scale)
     benchmark, score = study.metric.split("/", 1)
     metric_name = f"eval/{study.metric}" if benchmark in spec.evals else None
     fixed = [o for o in trial_overrides(study, scale, root, out, steps, absolute=False)

@@ -57,9 +57,25 @@ TRIAL_CONFIG: dict[str, Any] = {
 }
 
 
+# The demo world by Table 9's groups (data_subsets study; `demo` is all of it). The LLaVA subsets are what
+# sphinx_x.experiments.prepare.demo_task_subsets writes into study.data_dir.
+DEMO_SUBSETS: dict[str, dict[str, Any]] = {
+    "demo_language": {"defaults": ["base", {"source@sources.demo_text": "demo_text"},
+                                   {"source@sources.demo_llava_heldout": "demo_llava_heldout"}, "_self_"],
+                      "weighting": "explicit", "num_samples": 16000, "micro_batch_size": 8, "num_workers": 1,
+                      "val_sources": ["demo_llava_heldout"]},
+    "demo_vision": {"defaults": ["demo", "_self_"],
+                    "sources": {"demo_llava": {"path": "${study.data_dir}/llava_vision.json"}}},
+    "demo_vl": {"defaults": ["demo", "_self_"], "sources": {"demo_llava": {"path": "${study.data_dir}/llava_vl.json"}}},
+}
+
+
 def register_trial_config() -> None:
-    """The trial's primary config (train.yaml + the study node) in Hydra's ConfigStore."""
-    ConfigStore.instance().store(name=CONFIG_NAME, node=TRIAL_CONFIG)
+    """The trial's primary config (train.yaml + the study node) and the demo subsets in Hydra's ConfigStore."""
+    store = ConfigStore.instance()
+    store.store(name=CONFIG_NAME, node=TRIAL_CONFIG)
+    for name, node in DEMO_SUBSETS.items():
+        store.store(group="data", name=name, node=node)
 
 
 register_trial_config()
@@ -75,6 +91,7 @@ def compose_trial(overrides: list[str]) -> DictConfig:
 
 def check_grid(study: Study, scale: str) -> None:
     """Every grid key and value composes with the scale's overrides; a bad one raises naming it."""
+    study = study.at(scale)
     base = [f"study.name={study.name}", *study.scale(scale).overrides]
     try:
         compose_trial(base)
@@ -94,7 +111,7 @@ def grid_values(cfg: DictConfig, study: Study) -> dict[str, str]:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     values = {}
     for key in study.grid:
-        value = choices.get(key) if "/" in key else OmegaConf.select(cfg, key, default=None)
+        value = choices.get(key) if key in choices else OmegaConf.select(cfg, key, default=None)
         values[key] = override_value(value)
     return values
 
@@ -137,8 +154,7 @@ def point_dir(options: dict[str, GridValue]) -> str:
 
 def run_trial(cfg: DictConfig, run_dir: str) -> dict[str, Any]:
     """Train, evaluate every eval-grid point, write ``study_result.json``; returns its content."""
-    study = load_study(cfg.study.name, cfg.study.root)
-    study.scale(cfg.study.scale)
+    study = load_study(cfg.study.name, cfg.study.root).at(cfg.study.scale)
     values = grid_values(cfg, study)
     tag_wandb_logger(cfg, study, values)
     log.info("study %s: %s seed=%s", study.name, " ".join(f"{k}={v}" for k, v in values.items()), cfg.seed)
