@@ -107,3 +107,21 @@ def test_report_and_run_refuse_clearly(study_run, tmp_path, capsys):
     write_study(root, "other")
     with pytest.raises(report.ReportError, match=r"a run of study 'tiny', not 'other'"):
         report.load_runs(load_study("other", root), sweep)
+
+
+def test_an_eval_grid_answers_each_point_from_one_trained_run(tmp_path, demo_dir):
+    write_study(tmp_path, grid={}, eval_grid={"describe_first": [False, True]}, seeds=[0])
+    out = tmp_path / "runs"
+    assert run.main(["tiny", "--root", str(tmp_path), "--out", str(out), "--eval-limit", "1", "--",
+                     f"paths.demo_dir={demo_dir}"]) == 0
+    (sweep,) = (out / "tiny").iterdir()
+    result = json.loads((sweep / "0" / "study_result.json").read_text())
+    assert [p["options"] for p in result["evals"]] == [{"describe_first": False}, {"describe_first": True}]
+    described = json.loads((sweep / "0" / "eval" / "describe_first-true" / "predictions" / "demo_vqa.jsonl")
+                           .read_text().splitlines()[0])
+    plain = json.loads((sweep / "0" / "eval" / "describe_first-false" / "predictions" / "demo_vqa.jsonl")
+                       .read_text().splitlines()[0])
+    assert described["question_id"] == plain["question_id"]
+    with (tmp_path / "tiny" / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["describe_first"], r["steps"]) for r in rows] == [("false", "2"), ("true", "2")]

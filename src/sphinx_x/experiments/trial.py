@@ -131,7 +131,7 @@ def evaluate_point(cfg: DictConfig, run_dir: Path, options: dict[str, GridValue]
     """Answer every benchmark of the scale with ``options`` (describe_first); scores per benchmark."""
     study = load_study(cfg.study.name, cfg.study.root)
     scale = study.scale(cfg.study.scale)
-    out = run_dir / "eval" / (point_dir(options))
+    out = run_dir / "eval" / point_dir(options)
     limit = cfg.study.eval_limit or scale.eval_limit
     scores: dict[str, dict[str, float]] = {}
     for name in scale.evals:
@@ -148,7 +148,8 @@ def evaluate_point(cfg: DictConfig, run_dir: Path, options: dict[str, GridValue]
 
 
 def point_dir(options: dict[str, GridValue]) -> str:
-    """``active_experts=2,describe_first=false`` -> a folder name (``default`` when nothing varies)."""
+    """``{active_experts: 2, describe_first: false}`` -> ``active_experts-2_describe_first-false``
+    (``default`` when nothing varies)."""
     return "_".join(f"{k}-{override_value(v)}" for k, v in options.items()) or "default"
 
 
