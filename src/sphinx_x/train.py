@@ -10,6 +10,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -50,6 +51,8 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     same count as the rejects file, the ``train/rejected`` metric and the checkpoint)."""
     validate_config(cfg)
     check_fits(cfg)  # on GPUs: the memory plan must fit before anything is allocated
+    if cfg.get("num_threads"):
+        torch.set_num_threads(int(cfg.num_threads))
     L.seed_everything(cfg.seed, workers=True)
     ensure_demo_world(cfg)
     tokenizer = load_tokenizer(cfg.model.tokenizer, trust_remote_code=cfg.model.llm.trust_remote_code)

@@ -20,6 +20,8 @@ from sphinx_x.runtime.config import ConfigError, validate_config
     (["callbacks.checkpoint.every_n_train_steps=often"],
      "callbacks.checkpoint.every_n_train_steps: must be an integer or null"),
     (["seed=one"], "seed: must be an integer, got 'one'"),
+    (["num_threads=two"], "num_threads: must be an integer or null, got 'two'"),
+    (["num_threads=0"], "num_threads: must be >= 1, or null"),
 ])
 def test_wrong_types_name_the_field(demo_config, overrides, message):
     with pytest.raises(ConfigError, match=message):

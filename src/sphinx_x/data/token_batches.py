@@ -2,9 +2,9 @@
 
 The epoch's draws (the mixture sequence of :class:`~sphinx_x.data.mixture.MixtureSampler`, all ranks
 together) are cut into shuffle buffers of ``buffer`` draws. In each buffer a first-fit decreasing pass
-packs the draws' estimated lengths into rows of ``max_length`` tokens; consecutive rows make a micro-batch
-of ``max_tokens // max_length`` rows; the buffer's micro-batches are shuffled and dealt to the ranks in
-turn. The plan depends only on the draws, their estimated lengths and the seed, so it is deterministic,
+packs the draws' estimated lengths into rows of ``max_length`` tokens; the rows are dealt in turn to
+micro-batches of ``max_tokens // max_length`` rows (so each mixes long and short samples); the buffer's
+micro-batches are shuffled and dealt to the ranks in turn. The plan depends only on the draws, their estimated lengths and the seed, so it is deterministic,
 and a resumed run skips the micro-batches it already trained (``consumed_batches`` per rank).
 
 Lengths are estimates (:func:`~sphinx_x.data.bucketing.estimated_length`): the collator packs the real
@@ -52,8 +52,10 @@ def plan_micro_batches(draws: np.ndarray, lengths: np.ndarray, max_length: int, 
     for start in range(0, len(draws), buffer):
         window = draws[start:start + buffer]
         rows = first_fit_decreasing(lengths[start:start + buffer].tolist(), max_length)
-        planned = [[int(window[i]) for row in rows[k:k + rows_per_batch] for i in row]
-                   for k in range(0, len(rows), rows_per_batch)]
+        count = -(-len(rows) // rows_per_batch)
+        # rows dealt in turn (batch b: rows b, b + count, ...): FFD makes the first rows the longest
+        # samples' and the last ones short fillers only, and batches of one kind train worse
+        planned = [[int(window[i]) for row in rows[b::count] for i in row] for b in range(count)]
         batches.extend(planned[k] for k in rng.permutation(len(planned)))
     return batches
 

@@ -59,6 +59,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check(data.num_samples is None or int(data.num_samples) >= 1, "data.num_samples",
            "must be >= 1, or null for one pass over the mixture at its sources' sizes")
     _check(int(data.num_workers) >= 0, "data.num_workers", "must be >= 0")
+    _check(cfg.get("num_threads") is None or int(cfg.num_threads) >= 1, "num_threads", "must be >= 1, or null")
     max_tokens = data.get("max_tokens_per_batch")
     _check(max_tokens is None or bool(data.packing), "data.max_tokens_per_batch",
            "fills rows of packed samples: needs data.packing=true")

@@ -56,7 +56,7 @@ def list_of(kind: Kind, items: str, length: int | None = None) -> Kind:
 
 
 FIELDS: dict[str, Kind] = {
-    "seed": INT, "global_batch_size": INT, "ckpt_path": optional(STR), "task_name": STR,
+    "seed": INT, "global_batch_size": INT, "ckpt_path": optional(STR), "task_name": STR, "num_threads": optional(INT),
     # trainer
     "trainer.accelerator": STR, "trainer.devices": INT, "trainer.num_nodes": INT,
     "trainer.precision": either(STR, INT), "trainer.max_epochs": optional(INT), "trainer.max_steps": INT,
