@@ -65,7 +65,7 @@ def test_report_files(sweep, tmp_path):
     table = [line for line in block.splitlines() if line.startswith("|")]
     assert table == [
         "| model/tiling | seeds | demo_vqa accuracy | demo_vqa colour | demo_rec accuracy | final train loss "
-        "| visual tokens / sample | train s / run |",
+        "| visual tokens / sample (mean) | train s / run |",
         "|---|---|---|---|---|---|---|---|",
         "| grid448 | 2 | 0.600 ± 0.141 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 59.5 ± 0.7 | 30 |",
         "| grid672 | 2 | 0.400 ± 0.000 | 1.000 ± 0.000 | 0.100 ± 0.000 | 2.500 ± 0.707 | 59.5 ± 0.7 | 30 |"]
@@ -95,3 +95,11 @@ def test_the_majority_answer_baseline_row_and_line(sweep, tmp_path, demo_dir):
     assert last[0] == "| majority-answer baseline" and last[1] == "-"
     vqa, colour, rec = float(last[2]), float(last[3]), last[4]
     assert 0 < vqa < 1 and 0 <= colour <= 1 and rec == "-"  # majority answers: right on some, not all
+
+
+def test_training_extras_are_means_over_the_csv_log(sweep, tmp_path):
+    log = sweep / "0" / "csv" / "version_0" / "metrics.csv"
+    log.write_text("epoch,step,train/loss,train/visual_tokens_per_sample\n0,1,3.0,50\n0,3,2.0,60\n0,5,,\n")
+    runs = load_runs(load_study("tiny", tmp_path / "studies"), sweep)
+    assert runs[0]["train"]["visual_tokens_per_sample"] == 55.0  # not the trial's last value (59.0)
+    assert runs[1]["train"]["visual_tokens_per_sample"] == 60.0  # no such column: the trial's value

@@ -29,7 +29,8 @@ from sphinx_x.experiments.study import DEFAULT_ROOT, Study, StudyError, load_stu
 RESULT_FILE = "study_result.json"  # what sphinx_x.experiments.trial writes into each run
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FIXED_COLUMNS = ("job", "seed", "steps", "train_loss", "val_loss", "train_s", "eval_s")
-TRAIN_EXTRAS = ("visual_tokens_per_sample", "skipped_tile_fraction", "tokens_per_s")  # when the trial has them
+# means over the run's CSV log (else the last logged value the trial recorded)
+TRAIN_EXTRAS = ("visual_tokens_per_sample", "skipped_tile_fraction", "tokens_per_s")
 
 
 class ReportError(RuntimeError):
@@ -55,10 +56,27 @@ def load_runs(study: Study, sweep_dir: Path) -> list[dict[str, Any]]:
             raise ReportError(f"{path}: a run of study {result.get('study')!r}, not {study.name!r}")
         result["job"] = path.parent.name
         result["run_dir"] = path.parent
+        result["train"].update(logged_means(result))
         runs.append(result)
     if not runs:
         raise ReportError(f"{sweep_dir}: no {RESULT_FILE} in any job folder")
     return runs
+
+
+def logged_means(run: dict[str, Any]) -> dict[str, float]:
+    """Means over the run's CSV log of ``train/<extra>`` (the trial records only the last logged value)."""
+    name = run.get("metrics_csv")
+    if not name or not (run["run_dir"] / name).exists():
+        return {}
+    sums = {key: [0.0, 0] for key in TRAIN_EXTRAS}
+    with (run["run_dir"] / name).open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for key, acc in sums.items():
+                value = row.get(f"train/{key}")
+                if value not in (None, ""):
+                    acc[0] += float(value)
+                    acc[1] += 1
+    return {key: total / count for key, (total, count) in sums.items() if count}
 
 
 def _job_key(name: str) -> tuple[int, str]:
@@ -187,7 +205,7 @@ def markdown_table(study: Study, groups: Sequence[dict[str, Any]], columns: Sequ
     names = [*study.grid, *study.eval_grid]
     tokens = any(g["values"]["visual_tokens_per_sample"] for g in groups)
     header = [*names, "seeds", *(f"{_short(c)}" for c in heads), "final train loss",
-              *(["visual tokens / sample"] if tokens else []), "train s / run"]
+              *(["visual tokens / sample (mean)"] if tokens else []), "train s / run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in groups:
         cells = [*group["point"], str(len(group["seeds"])), *(_mean_sd(group["values"][c]) for c in heads),
