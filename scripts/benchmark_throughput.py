@@ -229,7 +229,10 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--workdir", type=Path, default=Path("outputs/benchmark_throughput"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1, as experiment=demo trains: the tiny model gains nothing from more)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device here")
     results: dict[str, Any] = {}
