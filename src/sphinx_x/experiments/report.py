@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -290,6 +291,10 @@ def plot_losses(study: Study, runs: Sequence[dict[str, Any]], path: Path) -> int
     return drawn
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def update_readme(path: Path, study: Study, block: str) -> None:
     """Put ``block`` between the results markers (added at the end when the README has none)."""
     text = path.read_text(encoding="utf-8") if path.exists() else f"# Study: {study.name}\n\n{study.question}\n"
@@ -327,10 +332,10 @@ def write_report(study: Study, sweep_dir: Path, out_dir: Path | None = None) -> 
     steps = sorted({r["train"]["global_step"] for r in runs})
     wall = sum(float(r["wall_s"]) for r in runs)
     block = "\n".join([
-        f"{len(runs)} runs ({len(study.grid_points())} grid points x {len(study.seeds)} seeds), "
+        f"{len(runs)} runs ({_count(len(study.grid_points()), 'grid point')} x {_count(len(study.seeds), 'seed')}), "
         f"{', '.join(map(str, steps))} optimizer steps each, {wall / 60:.1f} min of run time in all "
-        f"(training + held-out evaluation, 2 shared CPU cores). Mean ± sd over seeds; every run in "
-        "[results.csv](results.csv).",
+        f"(training + held-out evaluation, {os.cpu_count()} CPU cores shared with other work). Mean ± sd "
+        "over seeds; every run in [results.csv](results.csv).",
         "",
         markdown_table(study, groups, columns, baseline),
         "",
