@@ -89,8 +89,9 @@ def build_sphinx(model_cfg: DictConfig, vocab_size: int | None = None, device: s
             llm.resize_token_embeddings(vocab_size, mean_resizing=False)
     llm = apply_lora(llm, lora, llm_kwargs.get("quantization"), bool(llm_kwargs.get("gradient_checkpointing")))
     width = llm.get_input_embeddings().embedding_dim
+    vision = build_vision(model_cfg, width, device=device)  # first: it refuses an encoder config it cannot trust
     layout = VisualLayout.from_model_config(model_cfg)
-    model = SphinxX(llm, build_vision(model_cfg, width, device=device),
+    model = SphinxX(llm, vision,
                     newline=bool(getattr(layout, "row_newline", False)),
                     separator=bool(getattr(layout, "view_separator", False)))
     if not model_cfg.train_llm:
