@@ -33,6 +33,8 @@ def exact_match(prediction: str, target: str | Sequence[str]) -> bool:
 class ExactMatch(EvalMetric):
     """Targets: the answer (or list of accepted answers). ``compute() -> {"accuracy"}``."""
 
+    match = staticmethod(exact_match)  # (prediction, target) -> bool; subclasses compare otherwise
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.add_sum("correct")
@@ -40,7 +42,7 @@ class ExactMatch(EvalMetric):
 
     def score_each(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> list[float]:
         check_lengths(predictions, targets)
-        return [float(p is not None and exact_match(p, t)) for p, t in zip(predictions, targets, strict=True)]
+        return [float(p is not None and self.match(p, t)) for p, t in zip(predictions, targets, strict=True)]
 
     def update(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> None:
         self.correct += int(sum(self.score_each(predictions, targets)))

@@ -5,11 +5,8 @@ lower-cased and compared; right when equal to the answer (or any of several)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from torch import Tensor
-
-from sphinx_x.eval.metrics.base import EvalMetric, check_lengths, ratio
+from sphinx_x.eval.metrics.exact_match import ExactMatch
 
 
 def strict_match(prediction: str, target: str | Sequence[str]) -> bool:
@@ -18,21 +15,7 @@ def strict_match(prediction: str, target: str | Sequence[str]) -> bool:
     return any(said == answer.replace(".", "").strip().lower() for answer in answers)
 
 
-class StrictMatch(EvalMetric):
+class StrictMatch(ExactMatch):
     """Targets: the answer (or accepted answers). ``compute() -> {"accuracy"}``."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.add_sum("correct")
-        self.add_sum("total")
-
-    def score_each(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> list[float]:
-        check_lengths(predictions, targets)
-        return [float(p is not None and strict_match(p, t)) for p, t in zip(predictions, targets, strict=True)]
-
-    def update(self, predictions: Sequence[str | None], targets: Sequence[str | Sequence[str]]) -> None:
-        self.correct += int(sum(self.score_each(predictions, targets)))
-        self.total += len(predictions)
-
-    def compute(self) -> dict[str, Tensor]:
-        return {"accuracy": ratio(self.correct, self.total)}
+    match = staticmethod(strict_match)
