@@ -65,3 +65,18 @@ def test_a_short_last_group_stays_at_the_end():
     assert sorted(order[-2:].tolist()) == [0, 1]  # the two shortest: the partial group, last
     with pytest.raises(ValueError, match="group"):
         bucket_order(draws, np.arange(10), group=0, seed=(0,))
+
+
+def test_tokens_per_character_is_measured_through_the_template(demo_tokenizer):
+    from sphinx_x.data.bucketing import measured_tokens_per_char
+    from sphinx_x.data.templates import build_template
+
+    template = build_template("sphinx", demo_tokenizer, None)
+    good = {"messages": [{"role": "user", "content": "What colour is the circle?"},
+                         {"role": "assistant", "content": "The circle is red."}]}
+    bad = {"messages": None}  # the processor rejects it later; here it only leaves the sample
+    rate = measured_tokens_per_char([good, bad, good], lambda m: template.render(m)[0], demo_tokenizer)
+    text = template.render(good["messages"])[0]
+    expected = len(demo_tokenizer(text)["input_ids"]) / len("What colour is the circle?The circle is red.")
+    assert rate == pytest.approx(expected)
+    assert rate > 1 / 3.5  # the template's markers and a small vocabulary: more than the English average

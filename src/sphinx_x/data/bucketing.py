@@ -32,12 +32,15 @@ def measured_tokens_per_char(records: Sequence[Mapping], render: Callable[[list[
     conversation template (its role markers and separators included) and tokenised: the rate of this
     tokenizer and template, so token budgets planned from estimates hold (3.5 characters a token is
     an English average; a small or code-heavy vocabulary differs by 2x)."""
-    picked = [records[i] for i in np.linspace(0, len(records) - 1, min(sample, len(records))).astype(int)]
-    chars = sum(_chars(r) for r in picked)
-    if not picked or chars == 0:
-        return 1 / CHARS_PER_TOKEN
-    tokens = sum(len(tokenizer(render(list(r["messages"])), add_special_tokens=True)["input_ids"]) for r in picked)
-    return tokens / chars
+    chars = tokens = 0
+    for i in np.linspace(0, len(records) - 1, min(sample, len(records))).astype(int):
+        try:  # a record the processor will reject later only leaves the sample
+            text = render(list(records[i]["messages"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        chars += _chars(records[i])
+        tokens += len(tokenizer(text, add_special_tokens=True)["input_ids"])
+    return tokens / chars if chars else 1 / CHARS_PER_TOKEN
 
 
 def bucket_order(draws: np.ndarray, lengths: np.ndarray, group: int, seed: Sequence[int],
