@@ -72,7 +72,8 @@ def test_the_readme_table_replaces_only_the_marked_block(study_run):
     block = text[text.index(BEGIN):text.index(END)]
     lines = [line for line in block.splitlines() if line.startswith("|")]
     assert lines[0].startswith("| model/tiling | seeds | demo_vqa accuracy |")
-    assert [line.split(" | ")[:2] for line in lines[2:]] == [["| grid448", "2"], ["| grid672", "2"]]
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [["| grid448", "2"], ["| grid672", "2"],
+                                                            ["| majority-answer baseline", "-"]]
     assert "4 runs (2 grid points x 2 seeds), 2 optimizer steps each" in block
     assert "![train_loss](plots/train_loss.png)" in block
 
