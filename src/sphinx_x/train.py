@@ -75,6 +75,10 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float | None:
     result = train(cfg, HydraConfig.get().runtime.output_dir)
     log.info("done: step %d, checkpoint %s", result["global_step"], result["checkpoint"])
+    if cfg.logger.name == "wandb":  # close the run: a multirun's next job would otherwise log into it
+        import wandb
+
+        wandb.finish()
     return result["metrics"].get("train/loss")
 
 
