@@ -188,3 +188,27 @@ def test_chat_process_survives_a_bomb_bad_bytes_and_ctrl_c(engine, tmp_path):
     assert chat.returncode == 0, text[-3000:]
     assert out.count(b"sphinx> ") == 1 and "Traceback" not in text
     assert "image too large" in text and "not UTF-8" in text and "the conversation is kept" in text
+
+
+def test_ctrl_c_received_by_another_thread_still_reaches_the_prompt():
+    """SIGINT may land on any thread (the tokenizer's, the answer stream's): the prompt's read wakes up
+    and raises KeyboardInterrupt in the main thread instead of waiting for the next line."""
+    from sphinx_x.chat import WakefulLines
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"first\nsecond")
+    lines = WakefulLines(read_fd)
+    assert lines.readline() == b"first\n"
+
+    def interrupt_from_this_thread() -> None:
+        time.sleep(0.3)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        time.sleep(5)
+        os.close(write_fd)  # a blocking read would wake only here
+
+    threading.Thread(target=interrupt_from_this_thread, daemon=True).start()
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        lines.readline()
+    assert time.time() - started < 2
+    assert lines.buffer == b"second"  # nothing read so far is lost

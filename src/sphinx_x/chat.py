@@ -11,6 +11,8 @@ Defaults come from sphinx_x/conf/chat.yaml.
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,7 +89,32 @@ class ChatSession:
         return answer
 
 
-def read_line(lines: IO) -> str | None:
+class WakefulLines:
+    """Lines of a file descriptor, read so that Ctrl-C always reaches the prompt.
+
+    SIGINT goes to any thread of the process (the tokenizer's and the answer stream's too); its Python
+    handler then waits for the main thread, which a blocking ``readline`` would hold until the next line.
+    Waiting in ``select`` with a short timeout lets the main thread run the handler within 0.2 s.
+    """
+
+    def __init__(self, fd: int, wake_s: float = 0.2):
+        self.fd, self.wake_s, self.buffer = fd, wake_s, b""
+
+    def readline(self) -> bytes:
+        """The next line with its newline (the rest at end of input; b"" after it)."""
+        while b"\n" not in self.buffer:
+            if not select.select([self.fd], [], [], self.wake_s)[0]:
+                continue
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+
+def read_line(lines: IO | WakefulLines) -> str | None:
     """The next line as text; None at end of input. Bytes that are not UTF-8 raise UnicodeDecodeError
     (the line is consumed, so reading goes on after it)."""
     line = lines.readline()
@@ -96,7 +123,7 @@ def read_line(lines: IO) -> str | None:
     return line.decode("utf-8") if isinstance(line, bytes) else line
 
 
-def run_chat(session: ChatSession, lines: IO, out: TextIO, err: TextIO, interactive: bool = False) -> int:
+def run_chat(session: ChatSession, lines: IO | WakefulLines, out: TextIO, err: TextIO, interactive: bool = False) -> int:
     """The read-answer loop over ``lines`` (text or binary); returns the exit status."""
     if interactive:
         out.write(HELP + "\n")
@@ -196,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?'
-    return run_chat(session, sys.stdin.buffer, sys.stdout, sys.stderr, interactive=sys.stdin.isatty())
+    return run_chat(session, WakefulLines(sys.stdin.fileno()), sys.stdout, sys.stderr, interactive=sys.stdin.isatty())
 
 
 if __name__ == "__main__":
