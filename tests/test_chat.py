@@ -206,9 +206,13 @@ def test_ctrl_c_received_by_another_thread_still_reaches_the_prompt():
         time.sleep(5)
         os.close(write_fd)  # a blocking read would wake only here
 
-    threading.Thread(target=interrupt_from_this_thread, daemon=True).start()
-    started = time.time()
-    with pytest.raises(KeyboardInterrupt):
-        lines.readline()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as sphinx-x-chat sets it
+    try:
+        threading.Thread(target=interrupt_from_this_thread, daemon=True).start()
+        started = time.time()
+        with pytest.raises(KeyboardInterrupt):
+            lines.readline()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.time() - started < 2
     assert lines.buffer == b"second"  # nothing read so far is lost

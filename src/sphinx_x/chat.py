@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,7 +93,7 @@ class ChatSession:
 class WakefulLines:
     """Lines of a file descriptor, read so that Ctrl-C always reaches the prompt.
 
-    SIGINT goes to any thread of the process (the tokenizer's and the answer stream's too); its Python
+    SIGINT may go to any thread of the process (macOS picks any; Linux prefers the main thread): its Python
     handler then waits for the main thread, which a blocking ``readline`` would hold until the next line.
     Waiting in ``select`` with a short timeout lets the main thread run the handler within 0.2 s.
     """
@@ -207,6 +208,7 @@ def _parser(defaults: dict) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = OmegaConf.to_container(load_conf_file("chat.yaml"))
     args = _parser(defaults).parse_args(argv)  # type: ignore[arg-type]
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if started with it ignored
     set_pil_pixel_limit(args.max_image_pixels)
     engine = engine_for_cli("sphinx-x-chat", args.run, resolve_device(args.device), args.trust_remote_code)
     if engine is None:
