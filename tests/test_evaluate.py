@@ -43,16 +43,7 @@ def trained_run(demo_dir, tmp_path_factory) -> Path:
     callbacks = [BenchmarkValidation(["demo_vqa"], limit=3, benchmark_paths=paths, generation={"max_new_tokens": 3}),
                  BenchmarkValidation(["demo_rec"], every_n_steps=1, limit=2, benchmark_paths=paths,
                                      generation={"max_new_tokens": 4})]
-    build = sphinx_x.train.build_trainer
-
-    def with_callbacks(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.callbacks.extend(callbacks)
-        return trainer
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sphinx_x.train, "build_trainer", with_callbacks)
-        result = sphinx_x.train.train(cfg, str(out))
+    result = sphinx_x.train.train(cfg, str(out), callbacks)
     assert result["global_step"] == 2
     return out
 

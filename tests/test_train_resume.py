@@ -10,7 +10,6 @@ import lightning as L
 import pytest
 import torch
 
-import sphinx_x.train
 from sphinx_x.train import train
 
 # micro-batches of 2, global batch 4: two micro-batches per optimizer step
@@ -34,17 +33,6 @@ class KillAt(L.Callback):
             raise Killed
 
 
-def _killed_after(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
-    build = sphinx_x.train.build_trainer
-
-    def with_killer(*args: Any, **kwargs: Any) -> L.Trainer:
-        trainer = build(*args, **kwargs)
-        trainer.callbacks.append(KillAt(batch))
-        return trainer
-
-    monkeypatch.setattr(sphinx_x.train, "build_trainer", with_killer)
-
-
 def _ckpt(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
@@ -55,22 +43,18 @@ TOKEN_BUDGET = ("data.packing=true", "data.max_tokens_per_batch=768", "data.pack
 @pytest.mark.parametrize("collation", [(), ("data.num_samples=20",), ("data.packing=true", "data.bucket_by_length=true"),
                                        TOKEN_BUDGET],
                          ids=["padded", "padded-across-epochs", "packed+bucketed", "token-budget"])
-def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, monkeypatch, one_thread, collation):
+def test_run_kill_resume_kill_resume_equals_straight_run(demo_config, tmp_path, one_thread, collation):
     run = (*RUN, *collation)
     token_budget = collation == TOKEN_BUDGET
     straight = train(demo_config(*run, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
 
-    with monkeypatch.context() as patch:  # killed in the middle of step 3's accumulation
-        _killed_after(patch, 5)
-        with pytest.raises(Killed):
-            train(demo_config(*run, output_dir=tmp_path / "a"), str(tmp_path / "a"))
+    with pytest.raises(Killed):  # killed in the middle of step 3's accumulation
+        train(demo_config(*run, output_dir=tmp_path / "a"), str(tmp_path / "a"), [KillAt(5)])
     step2 = tmp_path / "a" / "checkpoints" / "step-00000002.ckpt"
     assert not (tmp_path / "a" / "checkpoints" / "step-00000004.ckpt").exists()
 
-    with monkeypatch.context() as patch:  # resumed, then killed in the middle of step 5's accumulation
-        _killed_after(patch, 5)
-        with pytest.raises(Killed):
-            train(demo_config(*run, f"ckpt_path={step2}", output_dir=tmp_path / "b"), str(tmp_path / "b"))
+    with pytest.raises(Killed):  # resumed, then killed in the middle of step 5's accumulation
+        train(demo_config(*run, f"ckpt_path={step2}", output_dir=tmp_path / "b"), str(tmp_path / "b"), [KillAt(5)])
     step4 = tmp_path / "b" / "checkpoints" / "step-00000004.ckpt"
     saved = sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("step-*.ckpt"))
     assert saved == ["step-00000004.ckpt"]  # none mid-accumulation right after the resume
@@ -100,25 +84,16 @@ def test_requeued_job_resumes_from_its_run_directory(demo_config, tmp_path, monk
     straight = train(demo_config(*RUN, output_dir=tmp_path / "straight"), str(tmp_path / "straight"))
     run = tmp_path / "job"
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
-    with monkeypatch.context() as patch:  # first start: no checkpoint yet, killed after step 2 was saved
-        _killed_after(patch, 5)
-        with pytest.raises(Killed):
-            train(demo_config(*RUN, output_dir=run), str(run))
+    with pytest.raises(Killed):  # first start: no checkpoint yet, killed after step 2 was saved
+        train(demo_config(*RUN, output_dir=run), str(run), [KillAt(5)])
     assert (run / "checkpoints" / "last.ckpt").exists()
     counter = KillAt(10**6)  # counts this process's micro-batches, never kills
-    build = sphinx_x.train.build_trainer
-    monkeypatch.setattr(sphinx_x.train, "build_trainer", lambda *a, **k: _with(build(*a, **k), counter))
-    requeued = train(demo_config(*RUN, output_dir=run), str(run))
+    requeued = train(demo_config(*RUN, output_dir=run), str(run), [counter])
     assert requeued["global_step"] == 6 and counter.seen == (6 - 2) * 2  # steps 3..6 only, 2 micro-batches each
     expected, got = _ckpt(Path(straight["checkpoint"])), _ckpt(Path(requeued["checkpoint"]))
     for key, value in expected["state_dict"].items():
         assert torch.equal(value, got["state_dict"][key]), key
     assert got["SphinxDataModule"]["sampler"] == expected["SphinxDataModule"]["sampler"]
-
-
-def _with(trainer: L.Trainer, callback: L.Callback) -> L.Trainer:
-    trainer.callbacks.append(callback)
-    return trainer
 
 
 def test_ckpt_path_auto_outside_slurm(tmp_path, monkeypatch):

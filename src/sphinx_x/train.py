@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,8 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
     return str(newest)
 
 
-def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
-    """Fit the model described by ``cfg``; returns the final logged metrics, the run's paths and the
+def train(cfg: DictConfig, output_dir: str, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+    """Fit the model described by ``cfg`` (``callbacks`` run after the trainer's own); returns the final logged metrics, the run's paths and the
     rejected records per source (rejected when read, plus rejected training draws over all ranks: the
     same count as the rejects file, the ``train/rejected`` metric and the checkpoint)."""
     validate_config(cfg)
@@ -59,7 +60,7 @@ def train(cfg: DictConfig, output_dir: str) -> dict[str, Any]:
     processor = SphinxProcessor.from_config(tokenizer, cfg.model, cfg.data)
     datamodule = SphinxDataModule(cfg.data, processor)
     module = SphinxModule(cfg.model, cfg.optim, vocab_size=len(tokenizer), global_batch_size=cfg.global_batch_size)
-    trainer = build_trainer(cfg, output_dir, decoder_layer_classes(module.model.llm))
+    trainer = build_trainer(cfg, output_dir, decoder_layer_classes(module.model.llm), callbacks)
     if trainer.is_global_zero:
         processor.save_pretrained(Path(output_dir) / "processor")
         OmegaConf.save(cfg, Path(output_dir) / "config.yaml", resolve=True)

@@ -20,7 +20,6 @@ import lightning as L
 import pytest
 import torch
 
-import sphinx_x.train
 from sphinx_x.export import main as export_main
 from sphinx_x.inference import SphinxInference
 from sphinx_x.model.build import build_sphinx
@@ -60,14 +59,11 @@ def single(tmp_path_factory, demo_dir) -> tuple[Path, dict]:
 
     out = tmp_path_factory.mktemp("single")
     recorder = MicroBatchLosses()
-    build = sphinx_x.train.build_trainer
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(sphinx_x.train, "build_trainer", lambda *a, **k: _with(build(*a, **k), recorder))
-            cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}", "demo_world=null", *COMMON], out)
-            result = train(cfg, str(out))
+        cfg = compose_config(["experiment=demo", f"paths.demo_dir={demo_dir}", "demo_world=null", *COMMON], out)
+        result = train(cfg, str(out), [recorder])
     finally:
         torch.set_num_threads(threads)
     return out, {"result": result, "keys": _trainable_keys(cfg), "micro_losses": recorder.losses}
@@ -81,11 +77,6 @@ class MicroBatchLosses(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         self.losses.append(float(trainer.callback_metrics["train/loss"]))
-
-
-def _with(trainer: L.Trainer, callback: L.Callback) -> L.Trainer:
-    trainer.callbacks.append(callback)
-    return trainer
 
 
 def test_two_fsdp_ranks_train_like_one_process(single, demo_dir, tmp_path, capsys):

@@ -59,15 +59,7 @@ class TrainJob:
         torch.set_num_threads(1)
         record = Record()
         extra = [record] + ([SignalAt(SIGNAL_AT)] if self.attempt == 0 else [])
-        build = sphinx_x.train.build_trainer
-
-        def with_callbacks(*args: Any, **kwargs: Any) -> L.Trainer:
-            trainer = build(*args, **kwargs)
-            trainer.callbacks.extend(extra)
-            return trainer
-
-        sphinx_x.train.build_trainer = with_callbacks
-        result = sphinx_x.train.train(compose_config(self.overrides, Path(self.run_dir)), self.run_dir)
+        result = sphinx_x.train.train(compose_config(self.overrides, Path(self.run_dir)), self.run_dir, extra)
         return {"attempt": self.attempt, "start_step": record.start_step, "batches": record.batches,
                 "global_step": result["global_step"], "checkpoint": result["checkpoint"]}
 

@@ -126,17 +126,9 @@ def run_one(name: str, steps: int, micro_batch: int, warmup: int, demo_dir: str)
             cfg.model.llm.name_or_path = base
     plan = plan_config(cfg).chosen
     timer = Timer()
-    build = sphinx_x.train.build_trainer
-
-    def with_timer(*args: Any, **kwargs: Any) -> L.Trainer:
-        trainer = build(*args, **kwargs)
-        trainer.callbacks.append(timer)
-        return trainer
-
-    sphinx_x.train.build_trainer = with_timer
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    result = sphinx_x.train.train(cfg, str(out))
+    result = sphinx_x.train.train(cfg, str(out), callbacks=[timer])
     measured = torch.cuda.max_memory_allocated()
     timed = timer.times[warmup:] or timer.times
     return {

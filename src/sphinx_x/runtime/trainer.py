@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,10 @@ class RequeueOnSignal(L.Callback):
             subprocess.run(["scontrol", "requeue", job], check=False)
 
 
-def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | None = None) -> L.Trainer:
+def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | None = None,
+                  extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
+    """The Lightning trainer of ``cfg``; ``extra_callbacks`` (timers, probes) run after its own, checkpoints
+    included, on every hook."""
     trainer_kwargs: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
     callbacks: list[Any] = [StepCheckpoint(
         dirpath=str(Path(output_dir) / "checkpoints"), filename="step-{step:08d}", auto_insert_metric_name=False,
@@ -245,8 +249,10 @@ def build_trainer(cfg: DictConfig, output_dir: str, layer_classes: set[type] | N
         from sphinx_x.eval.callback import BenchmarkValidation
 
         callbacks.append(BenchmarkValidation(**OmegaConf.to_container(cfg.callbacks.benchmark_validation, resolve=True)))
-    return L.Trainer(
+    trainer = L.Trainer(
         **trainer_kwargs, strategy=build_strategy(cfg.strategy, layer_classes, str(cfg.trainer.precision)),
         accumulate_grad_batches=accumulation(cfg), use_distributed_sampler=False, callbacks=callbacks,
         plugins=plugins or None,
         logger=build_logger(cfg, output_dir, f"{cfg.task_name}-{cfg.model.name}"), default_root_dir=output_dir)
+    trainer.callbacks.extend(extra_callbacks)  # after Lightning's ordering, which puts checkpoints last
+    return trainer
